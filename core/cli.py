@@ -1,0 +1,353 @@
+"""`python -m core ...`: the command line, a thin shell over the same core functions the app uses.
+
+Exit codes: 0 success, 1 some input was rejected (the rest was processed),
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A usage/configuration problem, printed without a traceback (exit 2)."""
+
+
+def _store(args):
+    from core.store import Store
+
+    return Store(args.db)
+
+
+def _project(store, name: str, *, create: bool = False):
+    from core.store import ProjectNotFound
+
+    try:
+        return store.get_project(name)
+    except ProjectNotFound:
+        if create:
+            return store.create_project(name)
+        raise
+
+
+# --- commands ---------------------------------------------------------------
+
+
+def cmd_projects(args) -> int:
+    store = _store(args)
+    for project in store.list_projects():
+        print(f"{project.id}\t{project.name}\t{store.count_documents(project.id)} documents")
+    return EXIT_OK
+
+
+def cmd_create(args) -> int:
+    store = _store(args)
+    project = store.create_project(args.project)
+    if args.taxonomy:
+        _import_taxonomy(store, project.id, args.taxonomy)
+    print(f"created project {project.name!r} (id {project.id})")
+    return EXIT_OK
+
+
+def _import_taxonomy(store, project_id: int, path: str) -> None:
+    from core.taxonomy import load_taxonomy_file, validate
+
+    taxonomy = load_taxonomy_file(path)
+    validate(taxonomy)
+    store.save_taxonomy(project_id, taxonomy)
+
+
+def cmd_taxonomy(args) -> int:
+    from core.taxonomy import dump_taxonomy
+
+    store = _store(args)
+    project = _project(store, args.project)
+    if args.import_file:
+        _import_taxonomy(store, project.id, args.import_file)
+        print(f"imported {len(store.load_taxonomy(project.id))} labels from {args.import_file}")
+    else:
+        sys.stdout.write(dump_taxonomy(store.load_taxonomy(project.id), args.format))
+    return EXIT_OK
+
+
+def _expand_paths(paths: list[str]) -> list[Path]:
+    from core.ingest import SUPPORTED_EXTENSIONS
+
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.suffix.lower().lstrip(".") in _extensions(SUPPORTED_EXTENSIONS)
+                )
+            )
+        elif path.exists():
+            files.append(path)
+        else:
+            raise CliError(f"{raw}: no such file or folder")
+    return files
+
+
+def _extensions(supported) -> set[str]:
+    return {ext.lower().lstrip(".") for ext in supported}
+
+
+def cmd_ingest(args) -> int:
+    from core.ingest import IngestError, IngestOptions, ingest_path
+
+    store = _store(args)
+    project = _project(store, args.project, create=args.create)
+    if args.taxonomy:
+        _import_taxonomy(store, project.id, args.taxonomy)
+    options = IngestOptions(
+        text_column=args.text_column,
+        id_column=args.id_column,
+        label_column=args.label_column,
+        label_delimiter=args.label_delimiter,
+        split_paragraphs=args.split_paragraphs,
+    )
+    bad = 0
+    for path in _expand_paths(args.paths):
+        try:
+            parsed = ingest_path(path, options)
+        except IngestError as exc:
+            bad += 1
+            print(f"REJECTED {exc}", file=sys.stderr)
+            continue
+        summary = store.add_documents(
+            project.id,
+            parsed.documents,
+            filename=parsed.filename,
+            format=parsed.format,
+            encoding=parsed.encoding,
+            sha256=parsed.sha256,
+            by=args.by,
+        )
+        print(
+            f"imported {path}: {summary.n_added} new, "
+            f"{summary.n_duplicates + parsed.duplicates_in_file} duplicate"
+            + (f" ({parsed.encoding})" if parsed.encoding else "")
+        )
+    if bad:
+        print(f"{bad} file(s) rejected; fix them and run ingest again", file=sys.stderr)
+    return EXIT_PARTIAL if bad else EXIT_OK
+
+
+def _parse_options(pairs: list[str]) -> dict[str, dict]:
+    """["zero_shot.model=path", "lexicon.scale=2"] -> {"zero_shot": {"model": "path"}, ...}."""
+    options: dict[str, dict] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        technique, dot, name = key.partition(".")
+        if not sep or not dot or not technique or not name:
+            raise CliError(f"--option {pair!r}: write it as TECHNIQUE.NAME=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw  # bare strings need no quotes
+        options.setdefault(technique, {})[name] = value
+    return options
+
+
+def build_techniques(names: list[str], *, multi_label: bool, options: dict, device, precision):
+    """Technique instances from CLI/app choices; device/precision go only to model techniques."""
+    from core.techniques import create_technique, get_technique
+
+    techniques = []
+    for name in names:
+        cls = get_technique(name)
+        kwargs = dict(options.get(name, {}))
+        if cls.needs_model:
+            if device:
+                kwargs.setdefault("device", device)
+            if precision:
+                kwargs.setdefault("precision", precision)
+        techniques.append(create_technique(name, multi_label=multi_label, **kwargs))
+    return techniques
+
+
+def cmd_classify(args) -> int:
+    if args.engine == "ray":
+        from core.scale import classify_with_ray
+
+        return classify_with_ray(args)
+    from core.engine import run_techniques
+    from core.progress import ConsoleProgress
+
+    store = _store(args)
+    project = _project(store, args.project)
+    settings = dict(project.settings or {})
+    if args.multi_label is not None:
+        settings["multi_label"] = args.multi_label
+        if args.threshold is not None:
+            settings["threshold"] = args.threshold
+        store.update_project_settings(project.id, settings)
+    techniques = build_techniques(
+        args.technique or ["rules", "lexicon"],
+        multi_label=bool(settings.get("multi_label", False)),
+        options=_parse_options(args.option),
+        device=args.device,
+        precision=args.precision,
+    )
+    with ConsoleProgress(enabled=not args.quiet) as progress:
+        outcomes = run_techniques(
+            store, project.id, techniques, batch_size=args.batch_size, progress=progress
+        )
+    for outcome in outcomes:
+        print(
+            f"{outcome.technique}: {outcome.status}, {outcome.n_computed} computed, "
+            f"{outcome.n_cached} from cache, {outcome.seconds:.2f}s (run {outcome.run_id})"
+        )
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from core.export import ExportOptions, export_project
+
+    store = _store(args)
+    project = _project(store, args.project)
+    options = ExportOptions(
+        reviewed_only=args.reviewed_only,
+        include_scores=args.scores,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+    )
+    result = export_project(store, project.id, args.format, Path(args.out), options, by=args.by)
+    print(
+        f"wrote {result.n_rows} rows to {result.path} "
+        f"({result.format}, sha256 {result.sha256[:12]})"
+    )
+    return EXIT_OK
+
+
+def cmd_stats(args) -> int:
+    from core.stats import project_stats
+
+    store = _store(args)
+    project = _project(store, args.project)
+    stats = project_stats(store, project.id)
+    if args.json:
+        print(json.dumps(stats, indent=2, sort_keys=True))
+    else:
+        for key, value in stats.items():
+            print(
+                f"{key}: {json.dumps(value, sort_keys=True) if isinstance(value, dict) else value}"
+            )
+    return EXIT_OK
+
+
+# --- parser -----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="Sift: classify business text with an ensemble of techniques, headless.",
+    )
+    parser.add_argument(
+        "--db", help="SQLite file (default: $SIFT_DB, else ~/.local/share/sift/sift.db)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("projects", help="list projects")
+    p.set_defaults(func=cmd_projects)
+
+    p = sub.add_parser("create", help="create a project")
+    p.add_argument("project")
+    p.add_argument("--taxonomy", help="YAML/JSON taxonomy file to import")
+    p.set_defaults(func=cmd_create)
+
+    p = sub.add_parser("taxonomy", help="print a project's taxonomy, or import one")
+    p.add_argument("project")
+    p.add_argument("--import", dest="import_file", metavar="FILE", help="YAML/JSON file to import")
+    p.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    p.set_defaults(func=cmd_taxonomy)
+
+    p = sub.add_parser(
+        "ingest",
+        help="import files or folders into a project",
+        description="Import files (txt, md, csv, tsv, jsonl, json, eml, docx, pdf) or folders. "
+        "Good files are imported whole; each bad file is named with its reason and the exit "
+        "code is 1.",
+    )
+    p.add_argument("project")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--create", action="store_true", help="create the project if it is missing")
+    p.add_argument("--taxonomy", help="YAML/JSON taxonomy file to import first")
+    p.add_argument("--text-column")
+    p.add_argument("--id-column")
+    p.add_argument("--label-column", help="gold labels (multi-label: delimited list)")
+    p.add_argument("--label-delimiter", default=";")
+    p.add_argument(
+        "--split-paragraphs", action="store_true", help="txt/md: one document per paragraph"
+    )
+    p.add_argument("--by", default="cli", help="who imported (recorded)")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("classify", help="run techniques over a project's documents")
+    p.add_argument("project", nargs="?", help="project name (local engine)")
+    p.add_argument(
+        "--technique",
+        "-t",
+        action="append",
+        help="technique name; repeat (default: rules, lexicon)",
+    )
+    p.add_argument("--option", "-o", action="append", default=[], metavar="TECHNIQUE.NAME=VALUE")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--multi-label", dest="multi_label", action="store_true", default=None)
+    group.add_argument("--single-label", dest="multi_label", action="store_false")
+    p.add_argument("--threshold", type=float, help="multi-label decision threshold (default 0.5)")
+    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], help="default: auto")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("export", help="export documents with their current labels")
+    p.add_argument("project")
+    p.add_argument("--format", choices=["csv", "jsonl", "parquet", "hf"], default="csv")
+    p.add_argument("--out", required=True, help="file (folder for hf)")
+    p.add_argument("--reviewed-only", action="store_true")
+    p.add_argument("--scores", action="store_true", help="include per-technique scores")
+    p.add_argument("--test-fraction", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--by", default="cli")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("stats", help="counts of documents, reviews, runs and labels")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from core.ingest import IngestError
+    from core.store import StoreError
+    from core.taxonomy import TaxonomyError
+    from core.techniques import UnknownTechniqueError
+
+    try:
+        return args.func(args)
+    except (
+        CliError,
+        StoreError,
+        TaxonomyError,
+        UnknownTechniqueError,
+        IngestError,
+        ValueError,
+    ) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,220 @@
+"""Export a project's labelled documents: CSV, JSONL, Parquet, or a Hugging Face datasets folder.
+
+A row is a document with its final labels: the reviewer's labels when the
+document was reviewed, else the suggested labels of the ensemble. Options
+choose reviewed-only or all, whether per-technique scores (soft labels) are
+included, and an optional seeded train/test split.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.results import ensemble_results, latest_results, project_settings, suggested_labels
+
+FORMATS = ("csv", "jsonl", "parquet", "hf")
+# Spreadsheet apps execute cells that start with these: prefix them with a quote.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    reviewed_only: bool = False
+    include_scores: bool = False
+    test_fraction: float = 0.0  # 0 -> no split column
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    format: str
+    n_rows: int
+    sha256: str
+
+
+def build_rows(store, project_id: int, options: ExportOptions = ExportOptions()) -> list[dict]:
+    project = store.get_project(project_id)
+    settings = project_settings(project)
+    taxonomy = store.load_taxonomy(project_id)
+    reviews = store.current_reviews(project_id)
+    per_technique = latest_results(store, project_id)
+    weights_model = store.latest_trained_model(project_id, "ensemble_weights")
+    ensemble = ensemble_results(
+        per_technique,
+        taxonomy.names,
+        weights=weights_model.params.get("weights") if weights_model else None,
+        multi_label=settings["multi_label"],
+    )
+    rows = []
+    for doc in store.get_documents(project_id):
+        review = reviews.get(doc.id)
+        if options.reviewed_only and review is None:
+            continue
+        if review is not None:
+            labels, source = list(review.labels), "review"
+        else:
+            result = ensemble.get(doc.id)
+            labels = suggested_labels(
+                result.scores if result else None,
+                multi_label=settings["multi_label"],
+                threshold=settings["threshold"],
+            )
+            source = "prediction" if labels else "none"
+        row = {
+            "id": doc.id,
+            "external_id": doc.external_id or "",
+            "text": doc.text,
+            "labels": labels,
+            "label_source": source,
+            "reviewer": review.reviewer if review else "",
+            "reviewed_at": review.created_at if review else "",
+            "gold_labels": list(doc.gold_labels),
+            "source": doc.source,
+        }
+        if options.include_scores:
+            for technique, results in sorted(per_technique.items()):
+                result = results.get(doc.id)
+                row[f"scores_{technique}"] = result.scores if result else None
+            result = ensemble.get(doc.id)
+            row["scores_ensemble"] = result.scores if result else None
+        rows.append(row)
+    if options.test_fraction > 0:
+        _assign_split(rows, options.test_fraction, options.seed)
+    return rows
+
+
+def _assign_split(rows: list[dict], test_fraction: float, seed: int) -> None:
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test fraction must be between 0 and 1, got {test_fraction}")
+    order = sorted(range(len(rows)), key=lambda i: rows[i]["id"])  # stable across runs
+    random.Random(seed).shuffle(order)
+    n_test = round(len(rows) * test_fraction)
+    test = set(order[:n_test])
+    for i, row in enumerate(rows):
+        row["split"] = "test" if i in test else "train"
+
+
+def neutralise_cell(value: str) -> str:
+    """Stop spreadsheet formula injection: '=cmd|...' becomes \"'=cmd|...\"."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _flat(value) -> str:
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return "" if value is None else str(value)
+
+
+def to_csv(rows: Iterable[dict]) -> bytes:
+    rows = list(rows)
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: neutralise_cell(_flat(value)) for key, value in row.items()})
+    return buffer.getvalue().encode("utf-8")
+
+
+def to_jsonl(rows: Iterable[dict]) -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+
+
+def _table(rows: list[dict]):
+    import pyarrow as pa
+
+    # Score dicts become JSON strings: their keys (labels) vary per project.
+    flat = [
+        {k: json.dumps(v) if isinstance(v, dict) else v for k, v in row.items()} for row in rows
+    ]
+    return pa.Table.from_pylist(flat)
+
+
+def to_parquet(rows: list[dict]) -> bytes:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(_table(rows), buffer)
+    return buffer.getvalue()
+
+
+def write_hf_folder(rows: list[dict], folder: Path) -> Path:
+    """A folder `datasets.load_dataset(str(folder))` loads: a parquet per split + README config."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "data").mkdir(exist_ok=True)
+    splits: dict[str, list[dict]] = {}
+    for row in rows:
+        splits.setdefault(row.get("split", "train"), []).append(row)
+    if not splits:
+        splits["train"] = []
+    config = []
+    for split, split_rows in sorted(splits.items()):
+        pq.write_table(_table(split_rows), folder / "data" / f"{split}.parquet")
+        config.append(f"  - split: {split}\n    path: data/{split}.parquet")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: default\n  data_files:\n"
+        + "\n".join(config)
+        + "\n---\n\n# Sift export\n\nLabelled with Sift. Columns: id, text, labels, label_source, "
+        "reviewer, reviewed_at, gold_labels, source (and per-technique scores when exported).\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def render(rows: list[dict], fmt: str) -> bytes:
+    """rows -> file bytes for the single-file formats (csv, jsonl, parquet)."""
+    if fmt == "csv":
+        return to_csv(rows)
+    if fmt == "jsonl":
+        return to_jsonl(rows)
+    if fmt == "parquet":
+        return to_parquet(rows)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+
+
+def export_project(
+    store,
+    project_id: int,
+    fmt: str,
+    destination: Path,
+    options: ExportOptions = ExportOptions(),
+    *,
+    by: str = "",
+) -> ExportResult:
+    """Write the export to `destination` (a file; a folder for "hf") and record it."""
+    rows = build_rows(store, project_id, options)
+    destination = Path(destination)
+    if fmt == "hf":
+        write_hf_folder(rows, destination)
+        digest = hashlib.sha256()
+        for path in sorted(destination.rglob("*")):
+            if path.is_file():
+                digest.update(path.read_bytes())
+        sha = digest.hexdigest()
+    else:
+        data = render(rows, fmt)
+        tmp = destination.with_name(destination.name + ".partial")
+        tmp.write_bytes(data)
+        tmp.replace(destination)  # never leave a half-written export behind
+        sha = hashlib.sha256(data).hexdigest()
+    store.record_export(
+        project_id,
+        format=fmt,
+        n_rows=len(rows),
+        options={**options.__dict__},
+        sha256=sha,
+        by=by,
+    )
+    return ExportResult(path=destination, format=fmt, n_rows=len(rows), sha256=sha)

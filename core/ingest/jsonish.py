@@ -1,0 +1,250 @@
+""".jsonl (one JSON value per line) and .json (a list, or {"documents": [...]}).
+
+Each item is an object (text taken from the chosen field) or a string (the text
+itself). Guards: integers over Python's digit limit and nesting deeper than
+max_json_depth become IngestErrors instead of ValueError / RecursionError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+from core.ingest.columns import choose_columns, external_id, label_tuple
+from core.ingest.decode import decode_text
+from core.ingest.errors import IngestError
+from core.ingest.limits import IngestLimits, check_field_size
+from core.ingest.options import IngestOptions
+from core.ingest.parsed import Extracted, Record
+
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true/false",
+    type(None): "null",
+}
+
+
+class _HugeInteger(Exception):
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _parse_int(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # over sys.get_int_max_str_digits()
+        raise _HugeInteger(len(digits.lstrip("-"))) from None
+
+
+def parse_json_text(text: str, source: str, limits: IngestLimits, line: int | None = None):
+    """json.loads with clear errors; `line` is the file line a JSONL value came from."""
+    try:
+        value = json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as e:
+        where = f"line {line if line else e.lineno}, column {e.colno}"
+        reason = f"is not valid JSON ({e.msg}); fix the syntax there"
+        raise IngestError(source, reason, where) from None
+    except _HugeInteger as e:
+        where = f"line {line}" if line else _huge_integer_line(text)
+        raise IngestError(
+            source,
+            f"has an integer with {e.digits:,} digits, more than the "
+            f"{sys.get_int_max_str_digits():,} allowed; write it as a string (in quotes)",
+            where,
+        ) from None
+    except RecursionError:
+        raise _too_deep(source, limits, line) from None
+    if _depth_exceeds(value, limits.max_json_depth):
+        raise _too_deep(source, limits, line)
+    return value
+
+
+def parse_jsonl(data: bytes, source: str, options: IngestOptions) -> Extracted:
+    items, encoding = _jsonl_items(data, source, options.limits)
+    return _records_from_items(items, source, options, encoding)
+
+
+def parse_json(data: bytes, source: str, options: IngestOptions) -> Extracted:
+    items, encoding = _json_items(data, source, options.limits)
+    return _records_from_items(items, source, options, encoding)
+
+
+def preview_json(
+    data: bytes, source: str, options: IngestOptions, *, rows: int, lines: bool
+) -> tuple[list[str], list[dict]]:
+    items, _ = (
+        _jsonl_items(data, source, options.limits, max_items=rows)
+        if lines
+        else _json_items(data, source, options.limits)
+    )
+    objects = [_as_object(value, location, source) for location, value in items[:rows]]
+    return _columns_of(objects), objects
+
+
+def _jsonl_items(
+    data: bytes, source: str, limits: IngestLimits, max_items: int | None = None
+) -> tuple[list[tuple[str, object]], str]:
+    """-> ([(location, value)], encoding); blank lines are skipped."""
+    text, encoding = decode_text(data, source)
+    items = []
+    # Only \n ends a line: JSON strings may hold raw U+2028 etc., which splitlines() splits on.
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        items.append((f"line {number}", parse_json_text(line, source, limits, line=number)))
+        if max_items is not None and len(items) >= max_items:
+            break
+    return items, encoding
+
+
+def _json_items(
+    data: bytes, source: str, limits: IngestLimits
+) -> tuple[list[tuple[str, object]], str]:
+    text, encoding = decode_text(data, source)
+    value = parse_json_text(text, source, limits)
+    if isinstance(value, dict) and isinstance(value.get("documents"), list):
+        value = value["documents"]
+    if not isinstance(value, list):
+        raise IngestError(
+            source,
+            f"holds {_JSON_TYPE_NAMES[type(value)]} at the top level; expected a list of objects, "
+            'a list of strings, or {"documents": [...]}',
+        )
+    return [(f"item {n}", item) for n, item in enumerate(value, 1)], encoding
+
+
+def _records_from_items(
+    items: list[tuple[str, object]], source: str, options: IngestOptions, encoding: str
+) -> Extracted:
+    limits = options.limits
+    if len(items) > limits.max_documents:
+        raise IngestError(
+            source,
+            f"holds {len(items):,} documents, over the {limits.max_documents:,} limit; "
+            "split it into several files",
+            items[limits.max_documents][0],
+        )
+    for location, value in items:
+        if not isinstance(value, dict | str):
+            raise IngestError(
+                source,
+                f"is {_JSON_TYPE_NAMES[type(value)]}; each item must be an object or a string",
+                location,
+            )
+    objects = [value for _, value in items if isinstance(value, dict)]
+    columns = _columns_of(objects)
+    notes: list[str] = []
+    text_col = id_col = label_col = None
+    if objects:
+        text_col, id_col, label_col, notes = choose_columns(
+            columns, objects, options, source, is_text=lambda v: isinstance(v, str)
+        )
+    records = []
+    for location, value in items:
+        if isinstance(value, str):
+            records.append(Record(value, location=location))
+            continue
+        records.append(
+            Record(
+                _text_field(value, text_col, source, location),
+                location=location,
+                external_id=_id_field(value, id_col, source, location, limits),
+                gold_labels=_label_field(value, label_col, source, location, options),
+            )
+        )
+    return Extracted(records, encoding, columns, notes)
+
+
+def _text_field(item: dict, column: str, source: str, location: str) -> str:
+    value = item.get(column)
+    if value is None or value == "":
+        raise IngestError(
+            source, f"field {column!r} is missing or empty; remove or fill {location}", location
+        )
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise IngestError(
+            source,
+            f"field {column!r} is {_JSON_TYPE_NAMES[type(value)]}; it must be text",
+            location,
+        )
+    return str(value)
+
+
+def _id_field(item: dict, column, source: str, location: str, limits: IngestLimits):
+    if column is None:
+        return None
+    value = item.get(column)
+    if isinstance(value, dict | list):
+        kind = _JSON_TYPE_NAMES[type(value)]
+        raise IngestError(source, f"id field {column!r} is {kind}; use a string", location)
+    ident = external_id(value)
+    if ident is not None:
+        check_field_size(ident, source, limits, location, field=f"field {column!r}")
+    return ident
+
+
+def _label_field(item: dict, column, source: str, location: str, options: IngestOptions):
+    if column is None:
+        return ()
+    value = item.get(column)
+    if isinstance(value, dict) or (
+        isinstance(value, list) and not all(isinstance(v, str | int) for v in value)
+    ):
+        raise IngestError(
+            source,
+            f"label field {column!r} must be a string or a list of strings",
+            location,
+        )
+    labels = label_tuple(value, options.label_delimiter)
+    for label in labels:
+        check_field_size(label, source, options.limits, location, field=f"field {column!r}")
+    return labels
+
+
+def _as_object(value: object, location: str, source: str) -> dict:
+    if isinstance(value, str):
+        return {"text": value}
+    if isinstance(value, dict):
+        return value
+    raise IngestError(
+        source,
+        f"is {_JSON_TYPE_NAMES[type(value)]}; each item must be an object or a string",
+        location,
+    )
+
+
+def _columns_of(objects: list[dict]) -> list[str]:
+    """Union of keys in order of first appearance."""
+    return list(dict.fromkeys(key for obj in objects for key in obj))
+
+
+def _depth_exceeds(value: object, limit: int) -> bool:
+    """Nesting depth ([[1]] is 2) over limit, walked with an explicit stack (no recursion)."""
+    if not isinstance(value, dict | list):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _too_deep(source: str, limits: IngestLimits, line: int | None) -> IngestError:
+    return IngestError(
+        source,
+        f"nests lists/objects deeper than {limits.max_json_depth} levels; flatten the data",
+        f"line {line}" if line else None,
+    )
+
+
+def _huge_integer_line(text: str) -> str | None:
+    match = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1},}}", text)
+    return f"line {text.count(chr(10), 0, match.start()) + 1}" if match else None

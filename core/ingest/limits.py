@@ -1,0 +1,44 @@
+"""IngestLimits: the size and shape limits that keep one bad upload from hurting the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from core.ingest.errors import IngestError
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_field_chars: int = 100_000  # one document's text / one CSV cell
+    max_documents: int = 200_000  # per file
+    max_uncompressed_bytes: int = 200 * 1024 * 1024  # docx: sum of declared member sizes
+    max_compression_ratio: float = 100.0  # docx: per member, uncompressed / compressed
+    max_json_depth: int = 64
+    max_header_bytes: int = 256 * 1024  # .eml header block
+
+    def __post_init__(self):
+        for f in fields(self):
+            if getattr(self, f.name) <= 0:
+                raise ValueError(f"IngestLimits.{f.name} must be positive")
+
+
+def check_file_size(size: int, source: str, limits: IngestLimits) -> None:
+    if size > limits.max_file_bytes:
+        raise IngestError(
+            source,
+            f"is {size:,} bytes, over the {limits.max_file_bytes:,}-byte limit; "
+            "split it into smaller files",
+        )
+
+
+def check_field_size(
+    value: str, source: str, limits: IngestLimits, location: str | None, field: str = "text"
+) -> None:
+    if len(value) > limits.max_field_chars:
+        raise IngestError(
+            source,
+            f"{field} is {len(value):,} characters, over the {limits.max_field_chars:,}-character "
+            "limit; shorten it or split it into several documents",
+            location,
+        )

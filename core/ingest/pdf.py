@@ -1,0 +1,77 @@
+""".pdf through pypdf: the text of all pages as one document.
+
+Encrypted files are refused unless they open with the empty password (files that
+only restrict printing or copying); a PDF with no text layer is refused with a
+hint to run OCR, as it is most likely a scan.
+"""
+
+from __future__ import annotations
+
+import io
+
+from pypdf import PasswordType, PdfReader
+
+from core.ingest.decode import binary_kind, check_not_empty
+from core.ingest.errors import IngestError
+from core.ingest.options import IngestOptions
+from core.ingest.parsed import Extracted, Record
+
+_HEADER_SEARCH_BYTES = 1024  # readers accept a little junk before %PDF-
+
+
+def parse_pdf(data: bytes, source: str, options: IngestOptions) -> Extracted:
+    check_not_empty(data, source)
+    if b"%PDF-" not in data[:_HEADER_SEARCH_BYTES]:
+        kind = binary_kind(data)
+        hint = f"it looks like {kind}" if kind else "it has no %PDF- header"
+        raise IngestError(source, f"is not a PDF file ({hint}); upload the PDF itself")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted
+    except Exception as e:  # pypdf raises many types on damaged files
+        raise IngestError(source, f"is not a readable PDF ({type(e).__name__}: {e})") from None
+    notes = []
+    if encrypted:
+        _open_with_empty_password(reader, source)
+        notes.append("PDF is encrypted with an empty password; read it without one")
+    limit = options.limits.max_field_chars
+    pages: list[str] = []
+    total = 0
+    for number in range(1, _page_count(reader, source) + 1):
+        try:
+            page_text = reader.pages[number - 1].extract_text() or ""
+        except Exception as e:  # damaged content streams, unsupported fonts, ...
+            raise IngestError(
+                source, f"text could not be extracted ({type(e).__name__}: {e})", f"page {number}"
+            ) from None
+        pages.append(page_text.rstrip())
+        total += len(page_text)
+        if total > limit:  # stop early; the shared size check reports it
+            break
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise IngestError(
+            source,
+            "has no extractable text (a scanned PDF? run OCR on it first, then upload again)",
+        )
+    return Extracted([Record(text)], encoding=None, notes=notes)
+
+
+def _open_with_empty_password(reader: PdfReader, source: str) -> None:
+    try:
+        opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
+    except Exception as e:  # e.g. an encryption scheme that needs the optional crypto package
+        raise IngestError(
+            source, f"is encrypted and could not be opened ({e}); save a copy without a password"
+        ) from None
+    if not opened:
+        raise IngestError(
+            source, "is encrypted with a password; save a copy without the password and upload that"
+        )
+
+
+def _page_count(reader: PdfReader, source: str) -> int:
+    try:
+        return len(reader.pages)
+    except Exception as e:
+        raise IngestError(source, f"is not a readable PDF ({type(e).__name__}: {e})") from None

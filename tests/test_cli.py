@@ -1,0 +1,156 @@
+"""`python -m core`: the command line, run as a user would (subprocess, real SQLite file)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TAXONOMY_YAML = """
+labels:
+  - name: billing
+    description: Invoices, payments and refunds
+    keywords: [invoice, refund, {term: chargeback, weight: 2}]
+    patterns: ['INV-\\d+']
+  - name: shipping
+    description: Parcels and deliveries
+    keywords: [parcel, delivery, courier]
+"""
+
+
+def sift(*args, db: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "--db", str(db), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def inbox(tmp_path):
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "tickets.csv").write_text(
+        "id,body,category\n"
+        "t1,Please refund invoice INV-1001,billing\n"
+        "t2,The courier lost my parcel,shipping\n"
+        "t3,Refund the chargeback on my invoice,billing\n",
+        encoding="utf-8",
+    )
+    (folder / "memo.txt").write_text("Delivery delays expected next week.", encoding="utf-8")
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "broken.json").write_text('[{"text": "unterminated', encoding="utf-8")
+    (folder / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    taxonomy = tmp_path / "taxonomy.yaml"
+    taxonomy.write_text(TAXONOMY_YAML, encoding="utf-8")
+    return folder, taxonomy
+
+
+def test_every_subcommand_has_help():
+    parser = build_parser()
+    subcommands = parser._subparsers._group_actions[0].choices  # argparse keeps them here
+    assert {"ingest", "classify", "export", "stats"} <= set(subcommands)
+    for name, sub in subcommands.items():
+        assert sub.format_help().startswith("usage: python -m core " + name)
+
+
+def test_ingest_folder_imports_good_files_names_bad_ones_and_exits_1(inbox, tmp_path):
+    folder, taxonomy = inbox
+    db = tmp_path / "cli.db"
+    result = sift(
+        "ingest",
+        "demo",
+        str(folder),
+        "--create",
+        "--taxonomy",
+        str(taxonomy),
+        "--text-column",
+        "body",
+        "--id-column",
+        "id",
+        "--label-column",
+        "category",
+        db=db,
+        check=False,
+    )
+    assert result.returncode == 1
+    for bad in ("empty.txt", "broken.json", "image.txt"):
+        assert bad in result.stderr
+    assert "REJECTED" in result.stderr
+    assert "3 file(s) rejected" in result.stderr
+    stats = json.loads(sift("stats", "demo", "--json", db=db).stdout)
+    assert stats["documents"] == 4  # 3 rows + the memo
+    assert stats["imports"] == 2
+
+
+def test_reingest_is_idempotent(inbox, tmp_path):
+    folder, taxonomy = inbox
+    db = tmp_path / "cli.db"
+    args = ["ingest", "demo", str(folder / "tickets.csv"), "--create", "--text-column", "body"]
+    sift(*args, db=db)
+    second = sift(*args, db=db)
+    assert "0 new, 3 duplicate" in second.stdout
+    assert json.loads(sift("stats", "demo", "--json", db=db).stdout)["documents"] == 3
+
+
+def test_classify_then_export_csv_and_jsonl(inbox, tmp_path):
+    folder, taxonomy = inbox
+    db = tmp_path / "cli.db"
+    sift("create", "demo", "--taxonomy", str(taxonomy), db=db)
+    sift("ingest", "demo", str(folder / "tickets.csv"), "--text-column", "body", db=db)
+    first = sift("classify", "demo", "-t", "rules", "-t", "lexicon", "-q", db=db)
+    assert "rules: finished, 3 computed" in first.stdout
+    again = sift("classify", "demo", "-t", "rules", "-t", "lexicon", "-q", db=db)
+    assert "lexicon: finished, 0 computed, 3 from cache" in again.stdout
+
+    out_csv = tmp_path / "out.csv"
+    sift("export", "demo", "--format", "csv", "--out", str(out_csv), "--scores", db=db)
+    rows = list(csv.DictReader(io.StringIO(out_csv.read_text(encoding="utf-8"))))
+    by_text = {row["text"]: row for row in rows}
+    assert by_text["Please refund invoice INV-1001"]["labels"] == "billing"
+    assert by_text["The courier lost my parcel"]["labels"] == "shipping"
+    assert all(row["label_source"] == "prediction" for row in rows)
+
+    out_jsonl = tmp_path / "out.jsonl"
+    sift("export", "demo", "--format", "jsonl", "--out", str(out_jsonl), db=db)
+    records = [json.loads(line) for line in out_jsonl.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["labels"][0] for r in records) == ["billing", "billing", "shipping"]
+
+
+def test_unknown_technique_lists_known_ones(inbox, tmp_path):
+    folder, taxonomy = inbox
+    db = tmp_path / "cli.db"
+    sift("create", "demo", "--taxonomy", str(taxonomy), db=db)
+    result = sift("classify", "demo", "-t", "telepathy", db=db, check=False)
+    assert result.returncode == 2
+    assert "unknown technique 'telepathy'" in result.stderr
+    assert "lexicon" in result.stderr and "rules" in result.stderr
+
+
+def test_missing_project_is_a_clear_error(tmp_path):
+    result = sift("stats", "nope", db=tmp_path / "cli.db", check=False)
+    assert result.returncode == 2
+    assert "nope" in result.stderr
+
+
+def test_readme_documents_every_subcommand():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    missing = [name for name in subcommands if f"python -m core {name}" not in readme]
+    assert not missing, f"README's command-line section does not show: {missing}"
