@@ -14,7 +14,7 @@ def project_stats(store, project_id: int) -> dict:
         "documents": store.count_documents(project_id),
         "labels": len(taxonomy),
         "reviewed": len(reviews),
-        "review_events": store.count_reviews(project_id),
+        "review_events": len(store.review_history(project_id)),
         "flagged": len(store.flagged_document_ids(project_id)),
         "runs": len(runs),
         "imports": len(store.list_imports(project_id)),

@@ -93,7 +93,7 @@ class Label:
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str = "label") -> Label:
-        """Build a Label from the file shape; checks types and fields, not content (see validate)."""
+        """A Label from the file shape; checks types and fields, not content (see validate)."""
         if not isinstance(data, dict):
             raise TaxonomyError(
                 f"{where}: expected a mapping with at least a 'name', got {_kind(data)}"
@@ -164,7 +164,9 @@ class Taxonomy:
                 "write labels: [{name: ...}, ...]"
             )
         return cls(
-            labels=tuple(Label.from_dict(item, where=f"labels[{i}]") for i, item in enumerate(labels))
+            labels=tuple(
+                Label.from_dict(item, where=f"labels[{i}]") for i, item in enumerate(labels)
+            )
         )
 
     def with_label(self, label: Label) -> Taxonomy:

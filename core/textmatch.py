@@ -22,20 +22,17 @@ Two things the rules and lexicon techniques (and taxonomy validation) share:
 from __future__ import annotations
 
 import re
+import re._constants as _sre
+import re._parser as _sre_parse
 import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import regex
 
-try:  # Python >= 3.11 keeps the parser private; older versions exposed it as sre_parse
-    import re._constants as _sre
-    import re._parser as _sre_parse
-except ImportError:  # pragma: no cover - depends on the Python version
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
-
 # --------------------------------------------------------------------------- regex safety
+# re._parser is Python's own regex parser (public as sre_parse before 3.11); its
+# trees are lists of (opcode, argument) pairs, opcodes from re._constants.
 
 _UNBOUNDED = _sre.MAXREPEAT
 _REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT}  # backtracking repeats (greedy and lazy)
@@ -49,7 +46,6 @@ _REGEX_ONLY_SYNTAX = [
     (re.compile(r"\\[mM]"), r"\\b"),  # start/end of word
     (re.compile(r"\\[GK]"), ""),  # search anchor, keep-out
 ]
-
 
 
 def regex_hazard(pattern: str) -> str | None:
@@ -119,8 +115,9 @@ def _repeat_hazard(low: int, high: int, body) -> str | None:
             if inner_unbounded or (outer_unbounded and inner_variable):
                 return (
                     "it repeats a group that itself contains a repeat (like (a+)+ or (\\w+\\s?)+), "
-                    "which can take exponential time on text that almost matches; make the inner "
-                    "repeat possessive (a++ instead of a+) or atomic ((?>a+)), or drop the outer repeat"
+                    "which can take exponential time on text that almost matches; make the "
+                    "inner repeat possessive (a++ instead of a+) or atomic ((?>a+)), "
+                    "or drop the outer repeat"
                 )
         elif op == _sre.BRANCH and outer_unbounded and _ambiguous_branch(av[1]):
             return (
@@ -262,7 +259,7 @@ _VOWELS = set("aeiou")
 _APOSTROPHES = "'\u2019"  # straight and typographic
 _SEPARATOR = "\x00"  # stands for "whitespace or a hyphen between words" inside forms
 _SEPARATOR_REGEX = r"(?:\s*-\s*|\s+)"
-_APOSTROPHE_TOKEN = "\x01"  # stands for either apostrophe inside forms
+_APOSTROPHE_MARK = "\x01"  # stands for either apostrophe inside forms
 _APOSTROPHE_REGEX = "['\u2019]"
 
 
@@ -271,30 +268,31 @@ def word_forms(word: str) -> list[str]:
 
     Over-generates on purpose ("ship" -> "shiped" as well as "shipped"): a form
     no one writes never matches, a missing one loses evidence. Words that do not
-    end in a letter get only themselves.
+    end in a letter get only themselves. The word keeps its case (matching is
+    case-insensitive anyway; lower-casing would turn "İ" into two characters).
     """
     lower = word.lower()
-    forms = {lower}
-    if not lower or not lower[-1].isalpha():
+    forms = {word}
+    if not word or not word[-1].isalpha():
         return sorted(forms)
-    stems_ing_ed = {lower}
+    stems_ing_ed = {word}
     if lower.endswith("e"):  # charge -> charging, charged
-        stems_ing_ed.add(lower[:-1])
+        stems_ing_ed.add(word[:-1])
     if _doubles_final_consonant(lower):  # ship -> shipping, shipped
-        stems_ing_ed.add(lower + lower[-1])
+        stems_ing_ed.add(word + word[-1])
     for stem in stems_ing_ed:
         forms.add(stem + "ing")
-        forms.add(stem + "d" if stem.endswith("e") else stem + "ed")
-    forms.add(lower + "s")
+        forms.add(stem + "d" if stem.lower().endswith("e") else stem + "ed")
+    forms.add(word + "s")
     if lower.endswith(("s", "x", "z", "ch", "sh", "o")):  # tax -> taxes
-        forms.add(lower + "es")
+        forms.add(word + "es")
     if len(lower) > 1 and lower.endswith("y") and lower[-2] not in _VOWELS:  # reply -> replies
-        forms.update({lower[:-1] + "ies", lower[:-1] + "ied"})
+        forms.update({word[:-1] + "ies", word[:-1] + "ied"})
     if lower.endswith("f"):  # shelf -> shelves
-        forms.add(lower[:-1] + "ves")
+        forms.add(word[:-1] + "ves")
     if lower.endswith("fe"):  # knife -> knives
-        forms.add(lower[:-2] + "ves")
-    forms.add(lower + _APOSTROPHE_TOKEN + "s")  # customer's (customers' ends on a boundary)
+        forms.add(word[:-2] + "ves")
+    forms.add(word + _APOSTROPHE_MARK + "s")  # customer's (customers' ends on a boundary)
     return sorted(forms)
 
 
@@ -309,10 +307,10 @@ def _doubles_final_consonant(word: str) -> bool:
 def term_forms(term: str) -> list[str]:
     """Surface forms of a keyword or phrase; phrases inflect only their last word.
 
-    Forms are lower-case; `_SEPARATOR` and `_APOSTROPHE_TOKEN` mark where the
+    Forms keep the case of the term; `_SEPARATOR` and `_APOSTROPHE_MARK` mark where the
     regex allows flexible whitespace/hyphens and either apostrophe.
     """
-    words = [_mark_apostrophes(word.lower()) for word in term.split()]
+    words = [_mark_apostrophes(word) for word in term.split()]
     if not words:
         return []
     head = _SEPARATOR.join(words[:-1])
@@ -322,7 +320,7 @@ def term_forms(term: str) -> list[str]:
 
 def _mark_apostrophes(text: str) -> str:
     for apostrophe in _APOSTROPHES:
-        text = text.replace(apostrophe, _APOSTROPHE_TOKEN)
+        text = text.replace(apostrophe, _APOSTROPHE_MARK)
     return text
 
 
@@ -331,7 +329,7 @@ _KEY_SEPARATORS = regex.compile(r"\s*-\s*|\s+")
 
 def match_key(text: str) -> str:
     """Canonical key of a matched or generated form: casefolded, one space between words."""
-    text = text.replace(_SEPARATOR, " ").replace(_APOSTROPHE_TOKEN, "'")
+    text = text.replace(_SEPARATOR, " ").replace(_APOSTROPHE_MARK, "'")
     text = text.replace("\u2019", "'")
     return _KEY_SEPARATORS.sub(" ", text).casefold()
 
@@ -362,7 +360,7 @@ def _trie_regex(forms: Sequence[str]) -> str:
 def _char_regex(char: str) -> str:
     if char == _SEPARATOR:
         return _SEPARATOR_REGEX
-    if char == _APOSTROPHE_TOKEN:
+    if char == _APOSTROPHE_MARK:
         return _APOSTROPHE_REGEX
     return regex.escape(char)
 

@@ -177,7 +177,7 @@ def test_damaged_pdf_is_rejected():
 def test_pdf_text_over_the_field_limit_is_rejected():
     data = make_pdf([["x" * 60] for _ in range(3)])
     options = IngestOptions(limits=IngestLimits(max_field_chars=100))
-    assert "100-character limit" in error_for(data, "long.pdf", options).reason
+    assert "limit reached on page 2" in error_for(data, "long.pdf", options).reason
 
 
 def test_same_pdf_bytes_give_same_document_id():

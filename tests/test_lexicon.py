@@ -11,9 +11,7 @@ from core.techniques import create_technique
 from core.techniques.lexicon import keyword_matcher
 from core.textmatch import KeywordMatcher
 
-BILLING = Label(
-    "Billing", keywords=(Keyword("refund"), Keyword("chargeback"), Keyword("charge"))
-)
+BILLING = Label("Billing", keywords=(Keyword("refund"), Keyword("chargeback"), Keyword("charge")))
 SHIPPING = Label("Shipping", keywords=(Keyword("shipping delay"), Keyword("ship")))
 PETS = Label("Pets", keywords=(Keyword("cat"),))
 TAXONOMY = Taxonomy((BILLING, SHIPPING, PETS))
@@ -208,3 +206,21 @@ def test_a_keyword_is_found_exactly_where_it_stands(word, before, after):
     text = f"{before} {word}, {after}"
     hits = [h for h in KeywordMatcher([("k", word)]).finditer(text) if h.start == len(before) + 1]
     assert [(h.start, h.end) for h in hits] == [(len(before) + 1, len(before) + 1 + len(word))]
+
+
+@pytest.mark.parametrize(
+    ("term", "text"), [("İstanbul", "İstanbul"), ("Straße", "STRAßE"), ("Ärger", "ärger")]
+)
+def test_non_ascii_keywords_match_regardless_of_case(term, text):
+    taxonomy = Taxonomy((Label("L", keywords=(Keyword(term),)),))
+    assert matched_terms(f"about {text} today", taxonomy) == [(text, term)]
+
+
+def test_unvalidated_bad_weights_never_break_the_score_range():
+    taxonomy = Taxonomy(
+        (
+            Label("Zero", keywords=(Keyword("refund", 0.0),)),
+            Label("Inf", keywords=(Keyword("parcel", float("inf")),)),
+        )
+    )
+    assert predict(["refund parcel"], taxonomy)[0].abstained

@@ -709,6 +709,21 @@ def test_integrity_check_of_a_used_database_is_ok(store, project, doc_ids):
     assert store.integrity_check() == "ok"
 
 
+def test_integrity_check_reports_dangling_rows(store, project, doc_ids, db_path):
+    raw = sqlite_utils.Database(db_path)  # a foreign tool, with foreign keys off
+    raw["reviews"].insert(
+        {
+            "project_id": project.id,
+            "document_id": "gone",
+            "reviewer": "x",
+            "created_at": "t",
+            "decision": "accept",
+        }
+    )
+    raw.close()
+    assert "reviews refers to a missing row of documents" in store.integrity_check()
+
+
 def test_backup_is_a_working_copy(store, project, doc_ids, tmp_path):
     review(store, project, doc_ids[0])
     copy_path = store.backup(tmp_path / "backups" / "copy.db")

@@ -5,19 +5,19 @@ legacy encodings. charset-normalizer alone misreads short Western text ('café'
 fits a dozen code pages equally well, and it picked cp437 or mac_latin2 for
 plain French and German sentences), so cp1252, the usual legacy encoding of
 business text and a superset of Latin-1's printable characters, comes first: it
-is taken when its reading looks like Western text (mostly ASCII letters) and
-charset-normalizer's mess detector finds it about as clean as charset-normalizer's
-own pick. Cyrillic, Greek, Polish, CJK etc. go to charset-normalizer's pick.
-Known blind spot: legacy Turkish or Hungarian text differs from cp1252 in a few
-letters only and is read as cp1252; UTF-8 avoids all of this.
+is taken when its reading looks like Western European text (see
+WESTERN_CHARACTERS). Cyrillic, Greek, Polish, Turkish, CJK etc. go to
+charset-normalizer. Known blind spot: a legacy Czech or Hungarian text whose
+letters happen to read as Western ones (ř -> ø, ő -> õ) is read as cp1252.
+UTF-8 avoids all of this.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 
 import charset_normalizer
-from charset_normalizer.md import mess_ratio
 
 from core.ingest.errors import IngestError
 
@@ -49,17 +49,19 @@ _SIGNATURES = (
 )
 
 # Control characters that never appear in real text (tab, newlines, form feed excluded).
-_CONTROL_CHARACTERS = {
-    cp: None for cp in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(cp) not in "\t\n\r\f\v"
-}
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 MAX_CONTROL_RATIO = 0.10
-# A cp1252 reading can only be right when at most this share of its letters is
-# non-ASCII (Cyrillic or Greek read as cp1252 is ~100%).
+# A cp1252 reading is taken when at most half its letters are non-ASCII (Cyrillic or
+# Greek read as cp1252 is ~100%) and 90% of its non-ASCII characters are ones Western
+# text uses. Left out on purpose: the cp1252 readings of letters common in other code
+# pages (Polish ł ą ź -> ³ ¹ Ÿ, Turkish ğ ş -> ð þ, ...).
 MAX_NON_ASCII_LETTERS = 0.5
-# charset-normalizer mess ratios: a cp1252 reading this clean is taken at once; else it
-# is taken unless charset-normalizer's pick reads the same lines cleaner by the margin.
-CLEAN_MESS = 0.05
-MESS_MARGIN = 0.1
+MIN_WESTERN_SHARE = 0.9
+WESTERN_CHARACTERS = frozenset(
+    "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿßœšž"
+    "ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝŒŠŽ"
+    "€£¥¢‘’‚“”„–—…•·†‡‰‹›«»¡¿™©®°§ºª½²×÷±µ\u00a0\u00ad"
+)
 _SAMPLE_BYTES = 64 * 1024
 
 
@@ -106,11 +108,13 @@ def decode_text(data: bytes, source: str) -> tuple[str, str]:
             encoding = name
             break
     else:
-        check_not_binary(data, source)
         try:
             text, encoding = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
+            check_not_binary(data, source)  # names the format when the bytes say what it is
             text, encoding = _decode_detected(data, source)
+        if "\x00" in text:
+            check_not_binary(data, source)
     _check_text(text, source)
     return text, encoding
 
@@ -130,21 +134,13 @@ def decode_with_fallback(data: bytes, charset: str | None) -> str:
 
 
 def _decode_detected(data: bytes, source: str) -> tuple[str, str]:
-    sample = _non_ascii_sample(data)
-    western = _cp1252_mess(sample)  # None when cp1252 cannot be right
-    if western is not None and western <= CLEAN_MESS:
+    if _reads_as_western_cp1252(_non_ascii_sample(data)):
         return data.decode("cp1252"), "cp1252"
     best = charset_normalizer.from_bytes(data).best()
-    if western is not None and (
-        best is None
-        or "cp1252" in {best.encoding, *best.could_be_from_charset}
-        or western <= mess_ratio(sample.decode(best.encoding, "replace"), 1.0) + MESS_MARGIN
-    ):
-        return data.decode("cp1252"), "cp1252"
     if best is None:
         raise IngestError(
             source,
-            "is not UTF-8 and no text encoding fits it, so it is probably binary data; "
+            "is not UTF-8 and its encoding could not be told (or it is binary data); "
             "save it as UTF-8 text",
         )
     try:
@@ -164,17 +160,18 @@ def _non_ascii_sample(data: bytes) -> bytes:
     return b"\n".join(lines[::step])[: 2 * _SAMPLE_BYTES]
 
 
-def _cp1252_mess(sample: bytes) -> float | None:
-    """Mess ratio of the cp1252 reading; None when it is not cp1252 or not Western text."""
+def _reads_as_western_cp1252(sample: bytes) -> bool:
+    """Mostly ASCII letters, and the non-ASCII characters are ones Western text uses."""
     try:
         text = sample.decode("cp1252")
     except UnicodeDecodeError:
-        return None
+        return False
     letters = [ch for ch in text if ch.isalpha()]
-    non_ascii = sum(1 for ch in letters if not ch.isascii())
-    if non_ascii > MAX_NON_ASCII_LETTERS * max(len(letters), 1):
-        return None
-    return mess_ratio(text, 1.0)
+    if sum(1 for ch in letters if not ch.isascii()) > MAX_NON_ASCII_LETTERS * len(letters):
+        return False
+    non_ascii = [ch for ch in text if not ch.isascii()]
+    usual = sum(1 for ch in non_ascii if ch in WESTERN_CHARACTERS)
+    return usual >= MIN_WESTERN_SHARE * len(non_ascii)
 
 
 def _check_text(text: str, source: str) -> None:
@@ -183,7 +180,7 @@ def _check_text(text: str, source: str) -> None:
         raise IngestError(
             source, f"contains NUL characters (first at character {nul:,}); it is not plain text"
         )
-    controls = len(text) - len(text.translate(_CONTROL_CHARACTERS))
+    controls = sum(1 for _ in _CONTROL_CHARACTER.finditer(text))
     if controls > MAX_CONTROL_RATIO * len(text):
         raise IngestError(
             source,

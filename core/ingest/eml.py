@@ -22,28 +22,30 @@ _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 _FOLDED_WHITESPACE = re.compile(r"\s*\r?\n\s*")
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 _HTML_WHITESPACE = re.compile(r"\s+")
+# Elements that start a new line of text.
 _BLOCK_TAGS = [
-    *[
-        "p",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "tr",
-        "table",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "pre",
-        "hr",
-        "dd",
-        "dt",
-    ],
-    *["section", "article", "header", "footer"],
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "table",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "hr",
+    "dd",
+    "dt",
+    "section",
+    "article",
+    "header",
+    "footer",
 ]
 # meta key -> header name
 META_HEADERS = {
@@ -105,10 +107,11 @@ def _header(message: EmailMessage, name: str) -> str | None:
     """Decoded header value; the value as written when it is malformed (a broken From etc.)."""
     try:
         value = message.get(name)
-        if value is None or not getattr(value, "defects", ()):
-            return None if value is None else str(value)
+        parsed_cleanly = value is None or not getattr(value, "defects", ())
     except Exception:  # a header-parsing bug must not fail the whole upload
-        pass
+        value, parsed_cleanly = None, False
+    if parsed_cleanly:
+        return None if value is None else str(value)
     for key, raw in message.raw_items():
         if key.lower() == name.lower():
             return _FOLDED_WHITESPACE.sub(" ", str(raw)).strip()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from xml.etree.ElementTree import ParseError
 
@@ -30,6 +31,17 @@ from core.ingest.parsed import Extracted, Record
 # Members smaller than this cannot hurt whatever their ratio (tiny XML parts often
 # compress 100x); the ratio check is for large ones.
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
+# What zipfile raises on a damaged archive or member (zlib.error for bad deflate data,
+# NotImplementedError for an unknown compression method).
+_DAMAGED_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    NotImplementedError,
+    EOFError,
+    ValueError,
+    OSError,
+)
 
 
 def parse_docx(data: bytes, source: str, options: IngestOptions) -> Extracted:
@@ -82,7 +94,7 @@ def _open_zip(data: bytes, source: str) -> zipfile.ZipFile:
         raise IngestError(source, f"is not a .docx file ({hint}); save it from Word as .docx")
     try:
         return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as e:
+    except _DAMAGED_ZIP_ERRORS as e:
         raise IngestError(
             source, f"is not a valid .docx file (damaged zip archive: {e}); save it again as .docx"
         ) from None
@@ -94,24 +106,24 @@ def _check_xml_members(archive: zipfile.ZipFile, source: str) -> None:
             raise IngestError(source, "is encrypted; save it without a password")
         if not info.filename.lower().endswith((".xml", ".rels")):
             continue
-        with archive.open(info) as member:
-            try:
+        try:
+            with archive.open(info) as member:
                 # A DOCTYPE must come before the root element, so the first event settles it.
                 events = defusedxml.ElementTree.iterparse(
                     member, events=("start",), forbid_dtd=True
                 )
                 next(events, None)
-            except DefusedXmlException:
-                raise IngestError(
-                    source,
-                    f"member {info.filename!r} declares a DOCTYPE or entities, which Word never "
-                    "writes (an XML entity attack?); save the document again from Word",
-                ) from None
-            except (ParseError, zipfile.BadZipFile, EOFError) as e:
-                raise IngestError(
-                    source,
-                    f"member {info.filename!r} is damaged ({e}); save the document again from Word",
-                ) from None
+        except DefusedXmlException:
+            raise IngestError(
+                source,
+                f"member {info.filename!r} declares a DOCTYPE or entities, which Word never "
+                "writes (an XML entity attack?); save the document again from Word",
+            ) from None
+        except (ParseError, *_DAMAGED_ZIP_ERRORS) as e:
+            raise IngestError(
+                source,
+                f"member {info.filename!r} is damaged ({e}); save the document again from Word",
+            ) from None
 
 
 def _block_texts(container) -> Iterator[str]:

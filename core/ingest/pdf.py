@@ -46,8 +46,12 @@ def parse_pdf(data: bytes, source: str, options: IngestOptions) -> Extracted:
             ) from None
         pages.append(page_text.rstrip())
         total += len(page_text)
-        if total > limit:  # stop early; the shared size check reports it
-            break
+        if total > limit:  # no need to read the rest of a long PDF
+            raise IngestError(
+                source,
+                f"has more than {limit:,} characters of text (limit reached on page {number}); "
+                "split the PDF into smaller files",
+            )
     text = "\n\n".join(pages)
     if not text.strip():
         raise IngestError(

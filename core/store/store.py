@@ -27,9 +27,16 @@ class Store(ProjectsMixin, DocumentsMixin, PredictionsMixin, ReviewsMixin, Artif
             return applied_migrations(conn)
 
     def integrity_check(self) -> str:
-        """'ok', or SQLite's list of problems, one per line."""
+        """'ok', or the problems SQLite finds (pages, indexes, foreign keys), one per line."""
         with self._read() as conn:
-            return "\n".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+            if problems == ["ok"]:
+                problems = []
+            problems += [
+                f"row {rowid} of {table} refers to a missing row of {parent}"
+                for table, rowid, parent, _ in conn.execute("PRAGMA foreign_key_check")
+            ]
+        return "\n".join(problems) or "ok"
 
     def backup(self, dest_path: str | Path) -> Path:
         """A consistent copy of the whole database at dest_path, even while others write."""

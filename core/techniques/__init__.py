@@ -38,11 +38,7 @@ def _load_builtins() -> None:
     import importlib
 
     for module in BUILTIN_MODULES:
-        try:
-            importlib.import_module(f"core.techniques.{module}")
-        except ModuleNotFoundError as exc:  # TODO(lead): remove once all built-ins exist
-            if exc.name != f"core.techniques.{module}":
-                raise
+        importlib.import_module(f"core.techniques.{module}")
 
 
 def known_techniques() -> list[str]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from core.taxonomy import Keyword, Taxonomy
+from core.taxonomy import Keyword, Label, Taxonomy
 from core.techniques import register
 from core.techniques.base import Span, Technique, TextResult
 from core.textmatch import KeywordHit, KeywordMatcher, count_tokens, match_key
@@ -60,24 +60,25 @@ class Lexicon(Technique):
         )
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
-        matcher = keyword_matcher(_keyword_spec(taxonomy))
+        matcher = keyword_matcher(tuple(label.keywords for label in taxonomy.labels))
         return [self._predict_one(text, taxonomy, matcher) for text in texts]
 
     def _predict_one(self, text: str, taxonomy: Taxonomy, matcher: KeywordMatcher) -> TextResult:
-        keywords = {label.name: label.keywords for label in taxonomy.labels}
-        counts: dict[tuple[str, int], int] = {}  # (label, keyword index) -> matches
+        labels = taxonomy.labels
+        counts: dict[tuple[int, int], int] = {}  # (label position, keyword index) -> matches
         evidence: list[Span] = []
         limit = self.options["max_spans_per_keyword"]
         for hit in matcher.finditer(text):
-            for label, keyword_index in _one_keyword_per_label(hit, text, keywords):
-                key = (label, keyword_index)
+            for position, keyword_index in _one_keyword_per_label(hit, text, labels):
+                key = (position, keyword_index)
                 counts[key] = counts.get(key, 0) + 1
                 if counts[key] <= limit:
-                    term = keywords[label][keyword_index].term
-                    evidence.append(Span(hit.start, hit.end, "keyword", label, term))
-        if not counts:
-            return TextResult(scores=None)
+                    label = labels[position]
+                    term = label.keywords[keyword_index].term
+                    evidence.append(Span(hit.start, hit.end, "keyword", label.name, term))
         evidence_by_label = label_evidence(counts, taxonomy, count_tokens(text))
+        if not any(evidence_by_label.values()):
+            return TextResult(scores=None, evidence=evidence)
         if self.multi_label:
             scale = self.options["scale"]
             scores = {name: value / (value + scale) for name, value in evidence_by_label.items()}
@@ -88,46 +89,45 @@ class Lexicon(Technique):
 
 
 def _one_keyword_per_label(
-    hit: KeywordHit, text: str, keywords: dict[str, tuple[Keyword, ...]]
-) -> list[tuple[str, int]]:
-    """The (label, keyword index) a hit counts for: one per label, so "ships" does not count
-    twice for a label listing both "ship" and "ships" (the keyword written as matched wins)."""
-    chosen: dict[str, int] = {}
+    hit: KeywordHit, text: str, labels: tuple[Label, ...]
+) -> list[tuple[int, int]]:
+    """The (label position, keyword index) pairs a hit counts for: one per label, so "ships"
+    does not count twice for a label listing both "ship" and "ships" (the keyword written as
+    matched wins)."""
+    chosen: dict[int, int] = {}
     matched = match_key(text[hit.start : hit.end])
-    for label, keyword_index in hit.keys:
-        if label not in chosen:
-            chosen[label] = keyword_index
-        elif match_key(keywords[label][keyword_index].term) == matched:
-            chosen[label] = keyword_index
+    for position, keyword_index in hit.keys:
+        term = labels[position].keywords[keyword_index].term
+        if position not in chosen or match_key(term) == matched:
+            chosen[position] = keyword_index
     return list(chosen.items())
 
 
 def label_evidence(
-    counts: dict[tuple[str, int], int], taxonomy: Taxonomy, tokens: int
+    counts: dict[tuple[int, int], int], taxonomy: Taxonomy, tokens: int
 ) -> dict[str, float]:
-    """(label, keyword index) -> match count  ->  label -> evidence E (see module docstring)."""
+    """(label position, keyword index) -> match count  ->  label name -> evidence E
+    (see the module docstring)."""
     length_divisor = math.log2(2 + tokens / LENGTH_UNIT)
     evidence = dict.fromkeys(taxonomy.names, 0.0)
-    for (label, keyword_index), count in counts.items():
-        weight = taxonomy[label].keywords[keyword_index].weight
-        evidence[label] += weight * math.sqrt(count) / length_divisor
-    return evidence
-
-
-def _keyword_spec(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[Keyword, ...]], ...]:
-    """Hashable (label, keywords) pairs: the matcher cache key."""
-    return tuple((label.name, label.keywords) for label in taxonomy.labels if label.keywords)
+    for (position, keyword_index), count in counts.items():
+        label = taxonomy.labels[position]
+        weight = label.keywords[keyword_index].weight
+        if math.isfinite(weight) and weight > 0:  # validate() rejects others; never score them
+            evidence[label.name] += weight * math.sqrt(count)
+    return {name: value / length_divisor for name, value in evidence.items()}
 
 
 @lru_cache(maxsize=32)
-def keyword_matcher(spec: tuple[tuple[str, tuple[Keyword, ...]], ...]) -> KeywordMatcher:
-    """One matcher for every keyword of a taxonomy; hit keys are (label, keyword index)."""
+def keyword_matcher(keywords_by_label: tuple[tuple[Keyword, ...], ...]) -> KeywordMatcher:
+    """One matcher for every keyword of a taxonomy (keywords listed per label, in label
+    order: the cache key); hit keys are (label position, keyword index)."""
     entries = []
-    for label, keywords in spec:
+    for position, keywords in enumerate(keywords_by_label):
         seen: set[str] = set()
         for index, keyword in enumerate(keywords):
             folded = " ".join(keyword.term.casefold().split())
             if folded and folded not in seen:  # a term listed twice counts once
                 seen.add(folded)
-                entries.append(((label, index), keyword.term))
+                entries.append(((position, index), keyword.term))
     return KeywordMatcher(entries)

@@ -60,7 +60,9 @@ class Rules(Technique):
         max_spans_per_pattern: int = 200,
     ) -> None:
         if not 0 < hit_strength < 1:
-            raise ValueError(f"hit_strength must be between 0 and 1 (exclusive), not {hit_strength}")
+            raise ValueError(
+                f"hit_strength must be between 0 and 1 (exclusive), not {hit_strength}"
+            )
         if timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
         super().__init__(
@@ -73,7 +75,9 @@ class Rules(Technique):
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
         patterns = compile_patterns(_pattern_spec(taxonomy), self.options["case_sensitive"])
-        return [self._predict_one(index, text, taxonomy, patterns) for index, text in enumerate(texts)]
+        return [
+            self._predict_one(index, text, taxonomy, patterns) for index, text in enumerate(texts)
+        ]
 
     def _predict_one(
         self, index: int, text: str, taxonomy: Taxonomy, patterns: tuple[CompiledPattern, ...]

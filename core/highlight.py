@@ -1,0 +1,136 @@
+"""Evidence spans -> escaped HTML: the document text with rule, keyword and entity hits marked.
+
+Spans may overlap or nest (a keyword inside an entity, two rules on the same
+words). The text is cut at every span boundary into non-overlapping segments;
+each segment is marked with the most specific span covering it (the shortest;
+the first given on ties), and neighbouring segments marked by the same span
+are joined. Every piece of text, label and tooltip goes through
+`html.escape(quote=True)`, and colours are checked against `#rrggbb`, so the
+result is safe for `st.html` / `st.markdown(unsafe_allow_html=True)`.
+Stripping the tags and unescaping gives back the text exactly.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+DEFAULT_COLOUR = "#9aa0a6"  # spans whose label has no (valid) colour, e.g. unlabelled entities
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+KIND_NAMES = {"rule": "pattern", "keyword": "keyword", "entity": "entity"}
+
+
+@dataclass(frozen=True)
+class _Mark:
+    start: int
+    end: int
+    kind: str
+    label: str | None
+    detail: str
+    order: int  # position in the input: the tie-break between equally specific spans
+
+
+def safe_colour(colour: object, default: str = DEFAULT_COLOUR) -> str:
+    """`colour` when it is exactly '#rrggbb', else `default` (never anything else into CSS)."""
+    return colour if isinstance(colour, str) and _COLOUR.match(colour) else default
+
+
+def _field(span: object, name: str, default=None):
+    if isinstance(span, Mapping):
+        return span.get(name, default)
+    return getattr(span, name, default)
+
+
+def _marks(spans: Iterable[object], length: int) -> list[_Mark]:
+    """Spans (Span objects or dicts) clipped to the text; empty and malformed ones dropped."""
+    marks = []
+    for order, span in enumerate(spans):
+        start, end = _field(span, "start"), _field(span, "end")
+        if not isinstance(start, int) or not isinstance(end, int):
+            continue
+        start, end = max(0, start), min(length, end)
+        if start >= end:
+            continue
+        label = _field(span, "label")
+        marks.append(
+            _Mark(
+                start=start,
+                end=end,
+                kind=str(_field(span, "kind", "") or ""),
+                label=None if label is None else str(label),
+                detail=str(_field(span, "detail", "") or ""),
+                order=order,
+            )
+        )
+    return marks
+
+
+def segments(text: str, spans: Iterable[object]) -> list[tuple[int, int, object | None]]:
+    """Non-overlapping (start, end, mark-or-None) pieces covering the whole text, in order."""
+    marks = _marks(spans, len(text))
+    bounds = sorted({0, len(text), *(m.start for m in marks), *(m.end for m in marks)})
+    pieces: list[tuple[int, int, _Mark | None]] = []
+    for start, end in zip(bounds, bounds[1:]):
+        covering = [m for m in marks if m.start <= start and m.end >= end]
+        chosen = min(covering, key=lambda m: (m.end - m.start, m.order)) if covering else None
+        if pieces and pieces[-1][2] is chosen and pieces[-1][1] == start:
+            pieces[-1] = (pieces[-1][0], end, chosen)  # same span continues: one mark
+        else:
+            pieces.append((start, end, chosen))
+    return pieces
+
+
+def _tooltip(mark: _Mark) -> str:
+    kind = KIND_NAMES.get(mark.kind, mark.kind or "evidence")
+    about = mark.label if mark.label is not None else "no label"
+    return f"{about} · {kind}: {mark.detail}" if mark.detail else f"{about} · {kind}"
+
+
+def highlight_html(
+    text: str, spans: Sequence[object], colours: Mapping[str, str] | None = None
+) -> str:
+    """The text as HTML with each span's words marked in its label's colour.
+
+    spans: objects or dicts with start, end, kind ('rule'|'keyword'|'entity'), label, detail.
+    colours: label -> '#rrggbb'; missing or invalid colours fall back to a neutral grey.
+    """
+    colours = colours or {}
+    parts = ['<div class="sift-text" style="white-space: pre-wrap; line-height: 1.7">']
+    for start, end, mark in segments(text, spans):
+        piece = html.escape(text[start:end], quote=True)
+        if mark is None:
+            parts.append(piece)
+            continue
+        colour = safe_colour(colours.get(mark.label) if mark.label is not None else None)
+        # Entities get an underline, rule/keyword hits a filled background.
+        style = (
+            f"background: {colour}22; border-bottom: 2px solid {colour}"
+            if mark.kind == "entity"
+            else f"background: {colour}55; border-radius: 3px"
+        )
+        parts.append(
+            f'<mark style="{style}; padding: 0 1px; color: inherit" '
+            f'title="{html.escape(_tooltip(mark), quote=True)}">{piece}</mark>'
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def legend_html(labels_with_colours: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """Chips naming each label in its colour; (label, colour) pairs or a label -> colour dict."""
+    pairs = (
+        labels_with_colours.items()
+        if isinstance(labels_with_colours, Mapping)
+        else labels_with_colours
+    )
+    chips = []
+    for label, colour in pairs:
+        colour = safe_colour(colour)
+        chips.append(
+            f'<span style="display: inline-block; margin: 0 6px 4px 0; padding: 1px 8px; '
+            f'border-radius: 10px; background: {colour}55; border: 1px solid {colour}">'
+            f"{html.escape(str(label), quote=True)}</span>"
+        )
+    return f'<div class="sift-legend">{"".join(chips)}</div>'

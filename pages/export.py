@@ -1,0 +1,120 @@
+"""Export: the labelled dataset as CSV, JSONL, Parquet or a Hugging Face datasets folder."""
+
+import hashlib
+import io
+import tempfile
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core.export import ExportOptions, build_rows, render, write_hf_folder
+from ui.session import get_store, require_project, reviewer_name
+
+PREPARED = "_export_prepared"  # {"settings", "data", "file_name", "mime", "rows", "preview"}
+FORMATS = {
+    "csv": ("CSV", "text/csv", "csv"),
+    "jsonl": ("JSON Lines", "application/jsonl", "jsonl"),
+    "parquet": ("Parquet", "application/vnd.apache.parquet", "parquet"),
+    "hf": ("Hugging Face datasets folder (zip)", "application/zip", "zip"),
+}
+PREVIEW_ROWS = 20
+
+
+def _zip_hf_folder(rows: list[dict]) -> bytes:
+    """The datasets folder (README + data/*.parquet), zipped in memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_hf_folder(rows, Path(tmp) / "dataset")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(folder.parent).as_posix())
+    return buffer.getvalue()
+
+
+st.title("Export")
+project = require_project()
+store = get_store()
+
+cols = st.columns([2, 1, 1])
+fmt = cols[0].selectbox(
+    "Format", list(FORMATS), format_func=lambda f: FORMATS[f][0], key="export_format"
+)
+reviewed_only = cols[1].toggle(
+    "Reviewed only", key="export_reviewed_only", help="Leave out documents nobody reviewed"
+)
+include_scores = cols[2].toggle(
+    "Per-technique scores",
+    key="export_include_scores",
+    help="Add each technique's and the ensemble's scores (soft labels)",
+)
+cols = st.columns(2)
+test_fraction = cols[0].slider(
+    "Test split", 0.0, 0.5, 0.0, step=0.05, key="export_test_fraction", help="0 = no split column"
+)
+seed = cols[1].number_input(
+    "Split seed", min_value=0, value=0, step=1, key="export_seed", disabled=test_fraction == 0
+)
+options = ExportOptions(
+    reviewed_only=reviewed_only,
+    include_scores=include_scores,
+    test_fraction=test_fraction,
+    seed=int(seed),
+)
+settings = (project.id, fmt, options)
+
+if st.button("Prepare export", key="export_prepare", type="primary", icon=":material/build:"):
+    with st.spinner("Building the dataset…"):
+        rows = build_rows(store, project.id, options)
+        data = _zip_hf_folder(rows) if fmt == "hf" else render(rows, fmt)
+    _, mime, extension = FORMATS[fmt]
+    store.record_export(
+        project.id,
+        format=fmt,
+        n_rows=len(rows),
+        options=asdict(options),
+        sha256=hashlib.sha256(data).hexdigest(),
+        by=reviewer_name(),
+    )
+    st.session_state[PREPARED] = {
+        "settings": settings,
+        "data": data,
+        "file_name": f"{project.name}.{extension}",
+        "mime": mime,
+        "rows": len(rows),
+        "preview": rows[:PREVIEW_ROWS],
+    }
+
+prepared = st.session_state.get(PREPARED)
+if prepared is not None and prepared["settings"] != settings:
+    st.caption("The options changed: prepare the export again.")
+elif prepared is not None:
+    st.success(f"{prepared['rows']:,} rows, {len(prepared['data']):,} bytes")
+    st.download_button(
+        f"Download {prepared['file_name']}",
+        data=prepared["data"],
+        file_name=prepared["file_name"],
+        mime=prepared["mime"],
+        key="export_download",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    st.caption(f"First {min(PREVIEW_ROWS, prepared['rows'])} rows")
+    preview = pd.DataFrame(prepared["preview"])
+    for column in preview.columns:  # lists and score dicts as readable text
+        if preview[column].map(lambda v: isinstance(v, list | dict)).any():
+            preview[column] = preview[column].map(
+                lambda v: "; ".join(map(str, v)) if isinstance(v, list) else str(v)
+            )
+    st.dataframe(preview, key="export_preview", hide_index=True)
+
+exports = store.list_exports(project.id)
+if exports:
+    with st.expander(f"Previous exports ({len(exports)})"):
+        st.dataframe(
+            pd.DataFrame(exports)[["created_at", "format", "n_rows", "by", "sha256"]].iloc[::-1],
+            hide_index=True,
+        )

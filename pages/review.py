@@ -1,0 +1,44 @@
+"""Review: work through the queue — accept, correct, skip, flag — by keyboard or mouse."""
+
+import streamlit as st
+
+from core.results import project_settings
+from ui import review_ui
+from ui.session import get_store, require_project
+
+st.title("Review")
+project = require_project()
+store = get_store()
+taxonomy = store.load_taxonomy(project.id)
+if not taxonomy.labels:
+    st.info("This project has no labels yet. Define them on the Taxonomy page.")
+    st.page_link("pages/taxonomy.py", label="Go to Taxonomy", icon=":material/sell:")
+    st.stop()
+settings = project_settings(project)
+
+total = store.count_documents(project.id)
+reviewed = store.count_reviews(project.id)
+st.progress(reviewed / total if total else 0.0, text=f"{reviewed:,} of {total:,} reviewed")
+if not total:
+    st.info("No documents yet. Upload some first.")
+    st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload_file:")
+    st.stop()
+
+table, signature = review_ui.prediction_table(store, project.id)
+if not table.techniques:
+    st.caption("No technique has been run yet: documents come without suggestions.")
+order, filters = review_ui.queue_controls(table)
+queue = review_ui.current_queue(store, project.id, table, signature, order, filters)
+review_ui.show_flash()
+
+mode = st.segmented_control(
+    "View",
+    ["Document", "Table"],
+    default="Document",
+    key="review_mode",
+    label_visibility="collapsed",
+)
+if mode == "Table":
+    review_ui.render_table_view(store, project, taxonomy, settings, table, queue)
+else:
+    review_ui.render_document_view(store, project, taxonomy, settings, table, queue)
