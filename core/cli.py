@@ -158,14 +158,36 @@ def _parse_options(pairs: list[str]) -> dict[str, dict]:
     return options
 
 
-def build_techniques(names: list[str], *, multi_label: bool, options: dict, device, precision):
-    """Technique instances from CLI/app choices; device/precision go only to model techniques."""
+def build_techniques(
+    names: list[str],
+    *,
+    multi_label: bool,
+    options: dict,
+    device,
+    precision,
+    store=None,
+    project_id: int | None = None,
+):
+    """Technique instances from CLI/app choices; device/precision go only to model techniques.
+
+    `supervised` needs the project's trained model, read from the store.
+    """
     from core.techniques import create_technique, get_technique
 
     techniques = []
     for name in names:
         cls = get_technique(name)
         kwargs = dict(options.get(name, {}))
+        if name == "supervised" and "trained" not in kwargs:
+            from core.learn import load_supervised
+
+            trained = load_supervised(store, project_id) if store is not None else None
+            if trained is None:
+                raise CliError(
+                    "no supervised model is trained for this project yet: review some "
+                    "documents, then run `python -m core train PROJECT`"
+                )
+            kwargs["trained"] = trained
         if cls.needs_model:
             if device:
                 kwargs.setdefault("device", device)
@@ -197,6 +219,8 @@ def cmd_classify(args) -> int:
         options=_parse_options(args.option),
         device=args.device,
         precision=args.precision,
+        store=store,
+        project_id=project.id,
     )
     with ConsoleProgress(enabled=not args.quiet) as progress:
         outcomes = run_techniques(
@@ -226,6 +250,33 @@ def cmd_export(args) -> int:
         f"wrote {result.n_rows} rows to {result.path} "
         f"({result.format}, sha256 {result.sha256[:12]})"
     )
+    return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    from core.learn import fit_ensemble_weights, train_supervised
+
+    store = _store(args)
+    project = _project(store, args.project)
+    if not args.ensemble_only:
+        _, metrics = train_supervised(store, project.id)
+        print(
+            "supervised: "
+            + ", ".join(
+                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
+            )
+        )
+    if not args.supervised_only:
+        fitted = fit_ensemble_weights(store, project.id)
+        weights = ", ".join(f"{k}={v:.2f}" for k, v in fitted["params"]["weights"].items())
+        print(f"ensemble weights: {weights}")
+        print(
+            "ensemble: "
+            + ", ".join(
+                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in fitted["metrics"].items()
+            )
+        )
     return EXIT_OK
 
 
@@ -324,6 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default="cli")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser(
+        "train",
+        help="train the supervised model and fit ensemble weights from reviews",
+        description="Both use the project's current reviews and print cross-validated metrics.",
+    )
+    p.add_argument("project")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--supervised-only", action="store_true")
+    group.add_argument("--ensemble-only", action="store_true")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("stats", help="counts of documents, reviews, runs and labels")
     p.add_argument("project")
     p.add_argument("--json", action="store_true")
@@ -331,23 +393,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Errors that are the user's to fix: printed without a traceback, exit 2. Named by module so
+# that checking them never imports a heavy module (torch, sklearn) that the command didn't load.
+USER_ERRORS = (
+    ("core.cli", "CliError"),
+    ("core.store.errors", "StoreError"),
+    ("core.taxonomy", "TaxonomyError"),
+    ("core.techniques", "UnknownTechniqueError"),
+    ("core.ingest.errors", "IngestError"),
+    ("core.learn", "NotEnoughReviews"),
+    ("core.models", "ModelLoadError"),
+    ("builtins", "ValueError"),
+)
+
+
+def is_user_error(exc: BaseException) -> bool:
+    for module_name, class_name in USER_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from core.ingest import IngestError
-    from core.store import StoreError
-    from core.taxonomy import TaxonomyError
-    from core.techniques import UnknownTechniqueError
-
     try:
         return args.func(args)
-    except (
-        CliError,
-        StoreError,
-        TaxonomyError,
-        UnknownTechniqueError,
-        IngestError,
-        ValueError,
-    ) as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -154,3 +154,28 @@ def test_readme_documents_every_subcommand():
     subcommands = build_parser()._subparsers._group_actions[0].choices
     missing = [name for name in subcommands if f"python -m core {name}" not in readme]
     assert not missing, f"README's command-line section does not show: {missing}"
+
+
+def test_train_reports_cross_validated_metrics(inbox, tmp_path):
+    from core.store import Store
+
+    folder, taxonomy = inbox
+    db = tmp_path / "cli.db"
+    sift("create", "demo", "--taxonomy", str(taxonomy), db=db)
+    sift("ingest", "demo", str(folder / "tickets.csv"), "--text-column", "body", db=db)
+    too_few = sift("train", "demo", "--supervised-only", db=db, check=False)
+    assert too_few.returncode == 2 and "at least" in too_few.stderr
+    store = Store(db)
+    project = store.get_project("demo")
+    extra = [("Refund my invoice", "billing"), ("Courier delivered the wrong parcel", "shipping")]
+    from core.documents import Document
+
+    docs = [Document.from_text(text) for text, _ in extra]
+    store.add_documents(project.id, docs, filename="x", format="txt", encoding="utf-8", sha256="x")
+    for doc in store.get_documents(project.id):
+        label = "shipping" if ("parcel" in doc.text or "courier" in doc.text) else "billing"
+        store.add_review(project.id, doc.id, reviewer="ana", decision="correct", labels=[label])
+    result = sift("train", "demo", "--supervised-only", db=db)
+    assert "supervised: n_reviews=5" in result.stdout and "cv_accuracy=" in result.stdout
+    classify = sift("classify", "demo", "-t", "supervised", "-q", db=db)
+    assert "supervised: finished, 5 computed" in classify.stdout
