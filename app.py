@@ -1,22 +1,61 @@
-"""Sift: the router. Page config, navigation and the shared sidebar; pages live in pages/."""
+"""Sift: the router. Page config, sign-in, navigation and the shared sidebar; pages live in pages/.
+
+On every run, before any page: resolve who is signed in (ui.auth). Nobody signed in
+(with sign-in configured) or a bad [auth] configuration: only the sign-in page
+exists. Otherwise only the pages the role may open are registered, so asking for
+another page by URL lands on the default page; the chosen page's permission is
+checked again, and the store each page gets checks every write (core.auth).
+"""
 
 import streamlit as st
 
+from core.auth import AuthConfigError, PermissionDenied, page_permission
+from core.auth import allowed_pages as pages_for_role
+from ui.auth import current_identity, render_config_error, render_sign_in, require
 from ui.session import render_sidebar
 
 st.set_page_config(page_title="Sift", page_icon=":material/label:", layout="wide")
 
+# (file, title, icon); the permission each page needs is core.auth.PAGE_PERMISSIONS.
 PAGES = [
-    st.Page("pages/projects.py", title="Projects", icon=":material/folder:", default=True),
-    st.Page("pages/taxonomy.py", title="Taxonomy", icon=":material/sell:"),
-    st.Page("pages/upload.py", title="Upload", icon=":material/upload_file:"),
-    st.Page("pages/classify.py", title="Classify", icon=":material/bolt:"),
-    st.Page("pages/review.py", title="Review", icon=":material/fact_check:"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
-    st.Page("pages/export.py", title="Export", icon=":material/download:"),
-    st.Page("pages/monitor.py", title="Monitor", icon=":material/monitoring:"),
+    ("pages/projects.py", "Projects", ":material/folder:"),
+    ("pages/taxonomy.py", "Taxonomy", ":material/sell:"),
+    ("pages/upload.py", "Upload", ":material/upload_file:"),
+    ("pages/classify.py", "Classify", ":material/bolt:"),
+    ("pages/review.py", "Review", ":material/fact_check:"),
+    ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
+    ("pages/export.py", "Export", ":material/download:"),
+    ("pages/monitor.py", "Monitor", ":material/monitoring:"),
 ]
 
-page = st.navigation(PAGES)
+
+def _gate(render) -> None:
+    """Register a single page (sign-in or configuration error) and stop: no other page exists.
+
+    It is the default page, so after signing in the same URL opens the default page.
+    """
+    st.navigation([st.Page(render, title="Sign in", default=True)], position="hidden").run()
+    st.stop()
+
+
+try:
+    identity = current_identity()
+except AuthConfigError as error:  # refuse to start rather than run open
+    _gate(lambda error=error: render_config_error(error))
+if identity is None:
+    _gate(render_sign_in)
+
+allowed = set(pages_for_role(identity, [path for path, _, _ in PAGES]))
+page = st.navigation(
+    [
+        st.Page(path, title=title, icon=icon, default=path == "pages/projects.py")
+        for path, title, icon in PAGES
+        if path in allowed
+    ]
+)
+require(page_permission(page.url_path))  # the page being opened, checked on the server
 render_sidebar()
-page.run()
+try:
+    page.run()
+except PermissionDenied as denied:  # a page tried an action the role may not do
+    st.error(str(denied), icon=":material/block:")

@@ -3,8 +3,8 @@
 * "large": a BartForSequenceClassification with facebook/bart-large-mnli's dimensions
   (d_model 1024, 12 + 12 layers, 16 heads, ffn 4096, vocab 50265, 1024 positions, MNLI
   labels). Random weights cost the same FLOPs as the real model, so its timings stand for it.
-* "tiny": the same architecture shrunk (d_model 64, 2 + 2 layers) where per-call overhead,
-  not arithmetic, dominates.
+* "tiny": the same architecture shrunk (d_model 64, 2 + 2 layers, init_std 0.3 so that its
+  random scores differ between labels) where per-call overhead, not arithmetic, dominates.
 
 Both use a byte-level BPE tokenizer trained here on the bench texts themselves (vocab 12k), so
 token counts resemble GPT-2 BPE's on the same texts. Folders are cached under
@@ -44,9 +44,11 @@ SHAPES = {
         encoder_attention_heads=4,
         decoder_attention_heads=4,
         encoder_ffn_dim=256,
-        vocab_size=TOKENIZER_VOCAB,
         decoder_ffn_dim=256,
+        vocab_size=TOKENIZER_VOCAB,
         max_position_embeddings=1024,
+        # Wider than BART's 0.02 so a tiny random model's scores differ between labels.
+        init_std=0.3,
     ),
 }
 

@@ -234,6 +234,12 @@ def cmd_classify(args) -> int:
     return EXIT_OK
 
 
+def cmd_import_predictions(args) -> int:
+    from core.scale import import_predictions_command
+
+    return import_predictions_command(args)
+
+
 def cmd_export(args) -> int:
     from core.export import ExportOptions, export_project
 
@@ -296,7 +302,67 @@ def cmd_stats(args) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args) -> int:
+    """A consistent copy of the whole database, safe while the app is writing."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    store = _store(args)
+    dest = Path(args.dest).expanduser()
+    if dest.is_dir():
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        dest = dest / f"{store.path.stem}-{stamp}.db"
+    if dest.exists() and not args.overwrite:
+        raise CliError(
+            f"{dest} already exists; pass --overwrite to replace it, or pick another name"
+        )
+    written = store.backup(dest)
+    check = sqlite3.connect(f"{written.as_uri()}?mode=ro", uri=True)
+    try:
+        problems = [row[0] for row in check.execute("PRAGMA integrity_check")]
+    finally:
+        check.close()
+    if problems != ["ok"]:
+        print(
+            f"error: the copy at {written} fails its integrity check: {problems}", file=sys.stderr
+        )
+        return EXIT_PARTIAL
+    print(f"backed up {store.path} to {written} ({written.stat().st_size:,} bytes, integrity ok)")
+    return EXIT_OK
+
+
 # --- parser -----------------------------------------------------------------
+
+
+def _add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    """classify's flags for --engine ray (see docs/scale.md)."""
+    ray = p.add_argument_group("--engine ray", "batch classification on a Ray cluster")
+    ray.add_argument(
+        "--input",
+        action="append",
+        metavar="PATH",
+        help="file, folder or glob (csv, tsv, jsonl, json, txt, md, parquet, ...); repeat. "
+        "Default: the --project's documents",
+    )
+    ray.add_argument("--output", metavar="DIR", help="folder for <input>-<hash>.parquet + _run.json")
+    ray.add_argument(
+        "--project", dest="project_flag", metavar="NAME", help="taxonomy (and documents) from it"
+    )
+    ray.add_argument("--taxonomy", metavar="FILE", help="YAML/JSON taxonomy (else the project's)")
+    ray.add_argument("--address", help="join this Ray cluster (default: start one locally)")
+    ray.add_argument("--num-actors", type=int, help="default: one per GPU, else one per CPU")
+    ray.add_argument(
+        "--num-gpus-per-actor", type=float, help="default: 1 when the cluster has GPUs, else 0"
+    )
+    ray.add_argument("--num-cpus-per-actor", type=float, default=1.0)
+    ray.add_argument("--text-column")
+    ray.add_argument("--id-column")
+    ray.add_argument("--label-column", help="gold labels (multi-label: delimited list)")
+    ray.add_argument("--label-delimiter", default=";")
+    ray.add_argument(
+        "--split-paragraphs", action="store_true", help="txt/md: one document per paragraph"
+    )
+
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -361,8 +427,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--engine", choices=["local", "ray"], default="local")
+    _add_ray_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser(
+        "import-predictions",
+        help="load the output folder of `classify --engine ray` into a project",
+        description="Adds the documents carried in the folder's Parquet files that the project "
+        "lacks, then stores the predictions under the same cache keys a local run uses "
+        "(one run per technique). Exit 1 when some inputs of the Ray run had failed.",
+    )
+    p.add_argument("project")
+    p.add_argument("folder", metavar="OUTPUT_DIR")
+    p.add_argument("--create", action="store_true", help="create the project if it is missing")
+    p.add_argument("--by", default="ray-import", help="who imported (recorded)")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_import_predictions)
 
     p = sub.add_parser("export", help="export documents with their current labels")
     p.add_argument("project")
@@ -390,6 +471,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "backup",
+        help="copy the database consistently, even while the app is writing",
+        description="Copy the whole database with SQLite's backup API (one consistent "
+        "snapshot, safe while others write). DEST is a file, or a folder to hold "
+        "<name>-<UTC time>.db. Restore: see docs/security.md.",
+    )
+    p.add_argument("dest", metavar="DEST")
+    p.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
+    p.set_defaults(func=cmd_backup)
+
     return parser
 
 

@@ -59,9 +59,7 @@ def psi(
     if (expected < 0).any() or (actual < 0).any():
         raise ValueError("counts must not be negative")
     if expected.sum() == 0 or actual.sum() == 0:
-        raise ValueError(
-            "PSI needs documents on both sides; the baseline or the batch has none"
-        )
+        raise ValueError("PSI needs documents on both sides; the baseline or the batch has none")
     e = np.maximum(expected / expected.sum(), eps)
     a = np.maximum(actual / actual.sum(), eps)
     return float(((a - e) * np.log(a / e)).sum())
@@ -193,7 +191,9 @@ class ProjectSnapshot:
         return [float(c) for c in self.table.confidence[mask]]
 
 
-def project_snapshot(store, project_id: int, table: PredictionTable | None = None) -> ProjectSnapshot:
+def project_snapshot(
+    store, project_id: int, table: PredictionTable | None = None
+) -> ProjectSnapshot:
     table = table if table is not None else load_predictions(store, project_id)
     index = {doc_id: i for i, doc_id in enumerate(table.document_ids)}
     import_ids = np.zeros(len(table.document_ids), dtype=int)
@@ -236,7 +236,10 @@ def drift(snapshot: ProjectSnapshot, baseline_import: int, batch_import: int) ->
     baseline_counts = snapshot.predicted_label_counts(baseline_import)
     batch_counts = snapshot.predicted_label_counts(batch_import)
     label_psi = psi(baseline_counts, batch_counts)
-    base_conf, batch_conf = snapshot.confidences(baseline_import), snapshot.confidences(batch_import)
+    base_conf, batch_conf = (
+        snapshot.confidences(baseline_import),
+        snapshot.confidences(batch_import),
+    )
     confidence_psi = (
         psi(confidence_histogram(base_conf), confidence_histogram(batch_conf))
         if base_conf and batch_conf

@@ -6,8 +6,11 @@ template filled with a label, text truncated "only_first"), computed faster:
   * each distinct text is tokenised once; pair encodings are assembled from token ids with
     the tokenizer's own special-token layout, so no text is re-tokenised per label;
   * identical premises (duplicate texts, repeated chunks) and identical hypotheses run once;
-  * all pairs of a call are sorted by length and cut into mini-batches of `batch_size`,
-    each padded only to its own longest pair;
+  * all pairs of a call are sorted by length and cut into mini-batches of at most
+    `batch_size` pairs and at most `max_batch_tokens` padded tokens, each padded only to its
+    own longest pair: short pairs go many to a forward pass (per-call overhead and
+    weight reads are shared), long pairs few (activations stay small enough to be reused
+    by the allocator instead of being page-faulted in afresh every layer);
   * forward passes run under torch.inference_mode().
 
 One deliberate difference: special-token strings typed in a text ("</s>", "[SEP]") are
@@ -100,19 +103,48 @@ def aggregate_chunks(chunk_scores: np.ndarray, how: str, *, multi_label: bool) -
     raise ValueError(f"unknown chunk aggregation {how!r}; use 'max' or 'mean'")
 
 
+# Padded tokens per forward pass, such that the widest activation (tokens x the feed-forward
+# width, fp32) stays within glibc's largest heap-reusable block (32 MiB): bigger tensors are
+# mmapped and page-faulted in afresh on every layer. bart-large: 2048 tokens.
+_ACTIVATION_BUDGET = 8 * 1024 * 1024  # elements
+_MIN_BATCH_TOKENS = 512
+# Most of a mini-batch's tokens that may be padding: padded positions cost as much as real
+# ones, so a run of pairs is cut where the next (longer) pair would pad the others too much.
+_MAX_PADDING = 0.125
+
+
+def default_batch_tokens(config) -> int:
+    """Padded tokens per forward pass for a model config (see _ACTIVATION_BUDGET)."""
+    width = max(
+        int(getattr(config, name, 0) or 0)
+        for name in ("encoder_ffn_dim", "decoder_ffn_dim", "intermediate_size", "d_model",
+                     "hidden_size", "dim", "hidden_dim")
+    )  # fmt: skip
+    return max(_MIN_BATCH_TOKENS, _ACTIVATION_BUDGET // max(width, 1))
+
+
 class NliEngine:
     """Entailment logits for (text, hypothesis) pairs with one loaded NLI model."""
 
     def __init__(
-        self, loaded: LoadedModel, *, batch_size: int = 32, max_length: int | None = None
+        self,
+        loaded: LoadedModel,
+        *,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        max_batch_tokens: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.batch_size = batch_size
         config = self.model.config
+        # Padded tokens per forward pass; a single pair longer than this still runs alone.
+        self.max_batch_tokens = max_batch_tokens or default_batch_tokens(config)
         self.entailment_id, self.contradiction_id = entailment_ids(config.label2id)
         self.n_classes = int(config.num_labels)
         model_max = self._model_max_length()
@@ -298,8 +330,7 @@ class NliEngine:
         unique_logits = np.zeros(
             (len(unique_premises), len(unique_hypotheses), self.n_classes), dtype=np.float32
         )
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for batch in self._mini_batches(order):
             encoded = [self._pair(unique_premises[p], unique_hypotheses[h]) for _, p, h in batch]
             batch_logits = self._forward([ids for ids, _ in encoded], [t for _, t in encoded])
             for (_, p, h), row in zip(batch, batch_logits):
@@ -313,6 +344,25 @@ class NliEngine:
             if rows and columns
             else np.zeros((len(premises), len(hypotheses), self.n_classes), dtype=np.float32)
         )
+
+    def _mini_batches(self, order: list[tuple[int, int, int]]):
+        """Consecutive runs of the length-sorted (length, p, h) pairs: at most batch_size
+        pairs, at most max_batch_tokens padded tokens (pairs x the run's longest, which is its
+        last), and at most _MAX_PADDING of those tokens padding."""
+        start = 0
+        while start < len(order):
+            end, real = start + 1, order[start][0]
+            while end < len(order) and end - start < self.batch_size:
+                longest = order[end][0]
+                padded = (end - start + 1) * longest
+                if padded > self.max_batch_tokens:
+                    break
+                if padded - (real + longest) > _MAX_PADDING * padded:
+                    break
+                real += longest
+                end += 1
+            yield order[start:end]
+            start = end
 
     def _forward(self, ids: list[list[int]], types: list[list[int]]) -> np.ndarray:
         """[batch, n_classes] logits; the batch padded to its own longest pair."""

@@ -85,18 +85,16 @@ class PredictionTable:
         self.ensemble, self.covered = combine_arrays(
             self.scores, self.present, self.techniques, self.weights, self.multi_label
         )
-        self.confidence = np.where(
-            self.covered, self.ensemble.max(axis=1, initial=0.0), 0.0
-        )
+        self.confidence = np.where(self.covered, self.ensemble.max(axis=1, initial=0.0), 0.0)
         self.top = (
-            np.where(self.covered, _argmax(self.ensemble), -1)
-            if n_labels
-            else np.full(n_docs, -1)
+            np.where(self.covered, _argmax(self.ensemble), -1) if n_labels else np.full(n_docs, -1)
         )
-        self.suggested = decisions(self.ensemble, self.multi_label, self.threshold) & (
-            self.covered[:, None]
+        self.suggested = (
+            decisions(self.ensemble, self.multi_label, self.threshold) & (self.covered[:, None])
         )
-        self.uncertainty = uncertainty(self.ensemble, self.covered, self.multi_label, self.threshold)
+        self.uncertainty = uncertainty(
+            self.ensemble, self.covered, self.multi_label, self.threshold
+        )
         self.disagreement = disagreement(
             self.scores, self.present, self.suggested, self.multi_label, self.threshold
         )
@@ -126,7 +124,7 @@ class PredictionTable:
         )
 
     def shown(self, document_id: str) -> dict:
-        """The suggestion as a reviewer sees it, for Review.shown (same shape as `shown_payload`)."""
+        """The suggestion as a reviewer sees it, for Review.shown (the `shown_payload` shape)."""
         i = self._index[document_id]
         ensemble = self._scores_dict(self.ensemble[i]) if self.covered[i] else None
         techniques = {
@@ -182,8 +180,8 @@ def combine_arrays(
     effective = w[:, None] * present  # (T, N)
     weight_sum = effective.sum(axis=0)  # (N,)
     covered = weight_sum > 0
-    total = np.einsum("tn,tnl->nl", effective, scores) if n_techniques else np.zeros(
-        (n_docs, n_labels)
+    total = (
+        np.einsum("tn,tnl->nl", effective, scores) if n_techniques else np.zeros((n_docs, n_labels))
     )
     averaged = np.clip(total / np.where(covered, weight_sum, 1.0)[:, None], 0.0, 1.0)
     if not multi_label and n_labels:
@@ -259,7 +257,7 @@ def load_predictions(store, project_id: int) -> PredictionTable:
     scores = np.zeros((len(techniques), len(document_ids), len(labels)))
     present = np.zeros((len(techniques), len(document_ids)), dtype=bool)
     for t, name in enumerate(techniques):
-        for doc_id, doc_scores in _scores_of(store, project_id, cache_keys[name]).items():
+        for doc_id, doc_scores in store.get_scores(project_id, cache_keys[name]).items():
             i = index.get(doc_id)
             if i is None or doc_scores is None:
                 continue
@@ -277,18 +275,6 @@ def load_predictions(store, project_id: int) -> PredictionTable:
         weights=weights_model.params.get("weights") if weights_model else None,
         cache_keys={name: cache_keys[name] for name in techniques},
     )
-
-
-def _scores_of(store, project_id: int, cache_key: str) -> dict[str, dict | None]:
-    """document_id -> scores (None = abstained) for one cache key."""
-    # Scores only: decoding every prediction's evidence costs seconds on big projects.
-    get_scores = getattr(store, "get_scores", None)
-    if get_scores is not None:
-        return get_scores(project_id, cache_key)
-    return {
-        doc_id: row["scores"]
-        for doc_id, row in store.get_predictions(project_id, cache_key).items()
-    }
 
 
 def table_signature(store, project_id: int) -> tuple:
@@ -336,7 +322,9 @@ def order_queue(
     return [table.item(int(i)) for i in ranked]
 
 
-def filter_mask(store, project_id: int, table: PredictionTable, filters: QueueFilters) -> np.ndarray:
+def filter_mask(
+    store, project_id: int, table: PredictionTable, filters: QueueFilters
+) -> np.ndarray:
     """(N,) bool: documents of `table` that pass `filters` (a few bulk store calls)."""
     if filters.status not in STATUSES:
         raise ValueError(

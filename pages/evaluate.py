@@ -1,4 +1,4 @@
-"""Evaluate: every technique and the ensemble against reviewed or gold labels; learn from reviews."""
+"""Evaluate: each technique and the ensemble against reviewed or gold labels; learn from reviews."""
 
 import pandas as pd
 import streamlit as st
@@ -6,6 +6,7 @@ import streamlit as st
 from core.evaluate import evaluate_project
 from core.learn import NotEnoughReviews, fit_ensemble_weights, train_supervised
 from core.results import ENSEMBLE
+from ui.auth import can
 from ui.charts import confusion_heatmap, reliability_chart
 from ui.session import get_store, require_project
 
@@ -108,9 +109,17 @@ if kind == "info":
 elif kind == "success":
     st.success(text)
 
+may_train = can("train")
+if not may_train:
+    st.caption("Fitting and training need the 'train' permission (reviewer or admin role).")
 fit_col, train_col = st.columns(2, gap="large")
 with fit_col:
-    if st.button("Fit ensemble weights", key="evaluate_fit_weights", icon=":material/tune:"):
+    if st.button(
+        "Fit ensemble weights",
+        key="evaluate_fit_weights",
+        icon=":material/tune:",
+        disabled=not may_train,
+    ):
         try:
             with st.spinner("Fitting weights with cross-validation…"):
                 result = fit_ensemble_weights(store, project.id)
@@ -139,7 +148,12 @@ with fit_col:
         )
         st.json(weights.metrics, expanded=False)
 with train_col:
-    if st.button("Train supervised model", key="evaluate_train", icon=":material/model_training:"):
+    if st.button(
+        "Train supervised model",
+        key="evaluate_train",
+        icon=":material/model_training:",
+        disabled=not may_train,
+    ):
         try:
             with st.spinner("Embedding reviewed texts and training…"):
                 _, metrics = train_supervised(store, project.id)

@@ -28,7 +28,9 @@ def marks(markup: str) -> list[tuple[str, str]]:
 
 
 def test_script_in_the_text_is_escaped():
-    markup = highlight_html("<script>alert(1)</script> invoice", [Span(27, 34, "keyword", "billing")])
+    markup = highlight_html(
+        "<script>alert(1)</script> invoice", [Span(27, 34, "keyword", "billing")]
+    )
     assert "<script>" not in markup and "&lt;script&gt;" in markup
 
 
@@ -40,13 +42,16 @@ def test_image_payload_in_a_label_name_is_escaped_in_the_tooltip():
 
 
 def test_image_payload_in_the_legend_is_escaped():
-    markup = legend_html({'<img src=x onerror=alert(1)>': "#123456"})
+    markup = legend_html({"<img src=x onerror=alert(1)>": "#123456"})
     assert "<img" not in markup and "&lt;img src=x onerror=alert(1)&gt;" in markup
 
 
 def test_invalid_colour_falls_back_to_the_default():
-    markup = highlight_html("refund", [Span(0, 6, "keyword", "billing")],
-                            {"billing": "red; background: url(javascript:alert(1))"})
+    markup = highlight_html(
+        "refund",
+        [Span(0, 6, "keyword", "billing")],
+        {"billing": "red; background: url(javascript:alert(1))"},
+    )
     assert "javascript" not in markup and DEFAULT_COLOUR in markup
 
 
@@ -57,8 +62,9 @@ def test_valid_label_colour_is_used():
 
 def test_spans_at_both_edges_are_marked():
     text = "invoice and parcel"
-    markup = highlight_html(text, [Span(0, 7, "keyword", "billing"),
-                                   Span(12, 18, "keyword", "shipping")], COLOURS)
+    markup = highlight_html(
+        text, [Span(0, 7, "keyword", "billing"), Span(12, 18, "keyword", "shipping")], COLOURS
+    )
     assert [body for _, body in marks(markup)] == ["invoice", "parcel"]
 
 
@@ -86,14 +92,20 @@ def test_same_span_twice_is_one_mark():
 
 
 def test_out_of_range_and_empty_spans_are_ignored():
-    markup = highlight_html("abc", [Span(2, 99, "rule", "billing"), Span(5, 9, "rule", "x"),
-                                    Span(1, 1, "rule", "y")], COLOURS)
+    markup = highlight_html(
+        "abc",
+        [Span(2, 99, "rule", "billing"), Span(5, 9, "rule", "x"), Span(1, 1, "rule", "y")],
+        COLOURS,
+    )
     assert [body for _, body in marks(markup)] == ["c"]
 
 
 def test_dict_spans_are_accepted():
-    markup = highlight_html("refund", [{"start": 0, "end": 6, "kind": "keyword",
-                                        "label": "billing", "detail": "refund"}], COLOURS)
+    markup = highlight_html(
+        "refund",
+        [{"start": 0, "end": 6, "kind": "keyword", "label": "billing", "detail": "refund"}],
+        COLOURS,
+    )
     assert marks(markup) == [("billing · keyword: refund", "refund")]
 
 

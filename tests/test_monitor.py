@@ -79,7 +79,13 @@ def test_psi_is_non_negative_and_symmetric(data):
 
 @pytest.mark.parametrize(
     ("value", "level"),
-    [(0.0, "stable"), (0.099, "stable"), (0.1, "moderate"), (0.2, "moderate"), (0.21, "significant")],
+    [
+        (0.0, "stable"),
+        (0.099, "stable"),
+        (0.1, "moderate"),
+        (0.2, "moderate"),
+        (0.21, "significant"),
+    ],
 )
 def test_psi_levels(value, level):
     assert psi_level(value) == level
@@ -89,9 +95,7 @@ def test_psi_levels(value, level):
 
 
 def test_label_distribution_counts_each_period_and_fills_zeros():
-    rows = label_distribution_by(
-        ["d2", "d1", "d1"], [["a"], ["a", "b"], ["a"]], ["a", "b", "c"]
-    )
+    rows = label_distribution_by(["d2", "d1", "d1"], [["a"], ["a", "b"], ["a"]], ["a", "b", "c"])
     table = {(r["period"], r["label"]): (r["count"], r["share"]) for r in rows}
     assert table == {
         ("d1", "a"): (2, 1.0),
@@ -178,8 +182,12 @@ TAXONOMY = Taxonomy(
 
 def import_batch(store, pid, name, texts):
     return store.add_documents(
-        pid, [Document.from_text(t) for t in texts], filename=name, format="txt",
-        encoding="utf-8", sha256=name.ljust(64, "0"),
+        pid,
+        [Document.from_text(t) for t in texts],
+        filename=name,
+        format="txt",
+        encoding="utf-8",
+        sha256=name.ljust(64, "0"),
     ).import_id
 
 
@@ -188,12 +196,16 @@ def batches(db_path):
     store = Store(db_path)
     pid = store.create_project("drift").id
     store.save_taxonomy(pid, TAXONOMY)
-    base = import_batch(store, pid, "base", [f"invoice {i}" for i in range(8)]
-                        + [f"parcel {i}" for i in range(2)])
-    same = import_batch(store, pid, "same", [f"invoice no {i}" for i in range(8)]
-                        + [f"parcel no {i}" for i in range(2)])
-    shifted = import_batch(store, pid, "shifted", [f"parcel x {i}" for i in range(9)]
-                           + ["hello"])
+    base = import_batch(
+        store, pid, "base", [f"invoice {i}" for i in range(8)] + [f"parcel {i}" for i in range(2)]
+    )
+    same = import_batch(
+        store,
+        pid,
+        "same",
+        [f"invoice no {i}" for i in range(8)] + [f"parcel no {i}" for i in range(2)],
+    )
+    shifted = import_batch(store, pid, "shifted", [f"parcel x {i}" for i in range(9)] + ["hello"])
     run_techniques(store, pid, [create_technique("lexicon")])
     return store, pid, base, same, shifted
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.documents import Document
 from core.results import ensemble_results, latest_results, suggested_labels
 from core.store import Store
 from tests.page_project import TAXONOMY, build_project
@@ -66,12 +69,26 @@ def test_buttons_have_keyboard_shortcuts(project):
     at = open_review(project)
     shortcuts = {
         key: at.button(key=key).proto.shortcut
-        for key in ("review_accept", "review_skip", "review_flag", "review_undo",
-                    "review_next", "review_prev", "review_toggle_1", "review_toggle_3")
+        for key in (
+            "review_accept",
+            "review_skip",
+            "review_flag",
+            "review_undo",
+            "review_next",
+            "review_prev",
+            "review_toggle_1",
+            "review_toggle_3",
+        )
     }
     assert shortcuts == {
-        "review_accept": "a", "review_skip": "s", "review_flag": "f", "review_undo": "u",
-        "review_next": "j", "review_prev": "k", "review_toggle_1": "1", "review_toggle_3": "3",
+        "review_accept": "a",
+        "review_skip": "s",
+        "review_flag": "f",
+        "review_undo": "u",
+        "review_next": "j",
+        "review_prev": "k",
+        "review_toggle_1": "1",
+        "review_toggle_3": "3",
     }
 
 
@@ -143,8 +160,9 @@ def test_conflict_shows_the_other_decision_and_can_overwrite(project):
     at = open_review(project)
     document = displayed_document(at, project)
     other = Store(project.store.path)  # another reviewer, another connection
-    other.add_review(project.project_id, document, reviewer="bob", decision="correct",
-                     labels=["account"])
+    other.add_review(
+        project.project_id, document, reviewer="bob", decision="correct", labels=["account"]
+    )
     at.button(key="review_accept").click().run()
     assert any("bob" in warning.value for warning in at.warning)
     assert project.store.current_review(project.project_id, document).reviewer == "bob"
@@ -189,7 +207,9 @@ def test_table_edit_saves_a_correction(project):
     current = editor.value["labels"].iloc[0]
     other = next(name for name in TAXONOMY.names if name != current)
     at.session_state[editor.key] = {
-        "edited_rows": {0: {"labels": other}}, "added_rows": [], "deleted_rows": []
+        "edited_rows": {0: {"labels": other}},
+        "added_rows": [],
+        "deleted_rows": [],
     }
     at.run()
     at.button(key="review_table_save").click().run()
@@ -197,3 +217,61 @@ def test_table_edit_saves_a_correction(project):
     [document] = project.store.get_documents(project.project_id, [saved.document_id])
     assert document.text.startswith(first_text.rstrip("…"))
     assert (saved.decision, saved.labels) == ("correct", (other,))
+
+
+def test_review_page_loads_20k_documents_quickly(project):
+    """Server-side time of the first Review run on a 20,000-document, 3-technique project."""
+    store = project.store
+    big = store.create_project("big").id
+    store.save_taxonomy(big, TAXONOMY)
+    docs = [
+        Document.from_text(f"invoice {i} for the parcel, login {i % 97}") for i in range(20_000)
+    ]
+    store.add_documents(
+        big, docs, filename="big.txt", format="txt", encoding="utf-8", sha256="6" * 64
+    )
+    rng = np.random.default_rng(0)
+    for technique in ("rules", "lexicon", "embeddings"):
+        key = f"key-{technique}"
+        run = store.start_run(
+            big,
+            technique=technique,
+            config_hash=key,
+            config={},
+            cache_key=key,
+            model_id="",
+            model_revision="",
+            device="cpu",
+            dtype="",
+            n_documents=len(docs),
+        )
+        raw = rng.random((len(docs), len(TAXONOMY.names)))
+        raw /= raw.sum(axis=1, keepdims=True)
+        evidence = [{"start": 0, "end": 7, "kind": "keyword", "label": "billing", "detail": "x"}]
+        store.write_predictions(
+            big,
+            run,
+            key,
+            technique,
+            [
+                (
+                    doc.id,
+                    {
+                        "scores": dict(zip(TAXONOMY.names, row.tolist())),
+                        "evidence": evidence,
+                        "summary": None,
+                    },
+                )
+                for doc, row in zip(docs, raw)
+            ],
+        )
+        store.finish_run(run, status="finished", n_computed=len(docs), n_cached=0, seconds=1.0)
+
+    at = open_review(project)  # imports and caches warmed on the small project
+    at.session_state["sift_project_id"] = big
+    started = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - started
+    assert not at.exception, at.exception
+    assert at.get("progress")[0].proto.text == "0 of 20,000 reviewed"
+    assert elapsed < 1.5

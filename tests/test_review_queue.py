@@ -58,8 +58,10 @@ score_rows = st.lists(st.floats(0, 1), min_size=3, max_size=3)
 def test_vectorised_ensemble_equals_combine(rows, weights, multi_label):
     names = [f"t{i}" for i in range(len(rows))]
     weight_map = None if weights is None else dict(zip(names, weights))
-    results = {name: TextResult(scores=None if row is None else dict(zip(LABELS, row)))
-               for name, row in zip(names, rows)}
+    results = {
+        name: TextResult(scores=None if row is None else dict(zip(LABELS, row)))
+        for name, row in zip(names, rows)
+    }
     expected = combine(results, LABELS, weights=weight_map, multi_label=multi_label)
     scores = np.array([[row or [0, 0, 0]] for row in rows], dtype=float)
     present = np.array([[row is not None] for row in rows])
@@ -194,8 +196,10 @@ def write_run(store, project_id, technique, predictions):
         dtype="",
         n_documents=len(predictions),
     )
-    rows = [(doc, {"scores": scores, "evidence": [], "summary": None})
-            for doc, scores in predictions.items()]
+    rows = [
+        (doc, {"scores": scores, "evidence": [], "summary": None})
+        for doc, scores in predictions.items()
+    ]
     store.write_predictions(project_id, run_id, key, technique, rows)
     store.finish_run(run_id, status="finished", n_computed=len(rows), n_cached=0, seconds=0.1)
 
@@ -214,18 +218,28 @@ def project(db_path):
         sha256="0" * 64,
     )
     ids = store.document_ids(project.id)
-    write_run(store, project.id, "rules", {
-        ids[0]: {"billing": 1.0, "shipping": 0.0, "account": 0.0},
-        ids[1]: {"billing": 0.0, "shipping": 1.0, "account": 0.0},
-        ids[2]: None,
-        ids[3]: {"billing": 0.5, "shipping": 0.5, "account": 0.0},
-    })
-    write_run(store, project.id, "lexicon", {
-        ids[0]: {"billing": 0.9, "shipping": 0.1, "account": 0.0},
-        ids[1]: {"billing": 0.6, "shipping": 0.4, "account": 0.0},
-        ids[2]: {"billing": 0.0, "shipping": 0.0, "account": 1.0},
-        ids[3]: {"billing": 0.4, "shipping": 0.6, "account": 0.0},
-    })
+    write_run(
+        store,
+        project.id,
+        "rules",
+        {
+            ids[0]: {"billing": 1.0, "shipping": 0.0, "account": 0.0},
+            ids[1]: {"billing": 0.0, "shipping": 1.0, "account": 0.0},
+            ids[2]: None,
+            ids[3]: {"billing": 0.5, "shipping": 0.5, "account": 0.0},
+        },
+    )
+    write_run(
+        store,
+        project.id,
+        "lexicon",
+        {
+            ids[0]: {"billing": 0.9, "shipping": 0.1, "account": 0.0},
+            ids[1]: {"billing": 0.6, "shipping": 0.4, "account": 0.0},
+            ids[2]: {"billing": 0.0, "shipping": 0.0, "account": 1.0},
+            ids[3]: {"billing": 0.4, "shipping": 0.6, "account": 0.0},
+        },
+    )
     return store, project.id, ids
 
 
@@ -249,7 +263,9 @@ def test_unreviewed_filter_leaves_out_reviewed_documents(project):
 def test_reviewed_filter_keeps_only_reviewed_documents(project):
     store, pid, ids = project
     store.add_review(pid, ids[1], reviewer="ann", decision="correct", labels=["shipping"])
-    queued = [i.document_id for i in build_queue(store, pid, filters=QueueFilters(status="reviewed"))]
+    queued = [
+        i.document_id for i in build_queue(store, pid, filters=QueueFilters(status="reviewed"))
+    ]
     assert queued == [ids[1]]
 
 
@@ -296,8 +312,12 @@ def test_signature_changes_with_a_new_run(project):
 def test_fitted_weights_are_used(project):
     store, pid, ids = project
     store.save_trained_model(
-        pid, kind="ensemble_weights", params={"weights": {"rules": 0.0, "lexicon": 1.0}},
-        metrics={}, blob=None, n_reviews=20,
+        pid,
+        kind="ensemble_weights",
+        params={"weights": {"rules": 0.0, "lexicon": 1.0}},
+        metrics={},
+        blob=None,
+        n_reviews=20,
     )
     t = load_predictions(store, pid)
     # rules alone would say shipping for ids[1]; lexicon alone says billing.
@@ -309,14 +329,18 @@ def test_loading_and_ranking_20k_documents_from_the_store(db_path):
     pid = store.create_project("big").id
     store.save_taxonomy(pid, TAXONOMY)
     docs = [Document.from_text(f"document number {i}") for i in range(20_000)]
-    store.add_documents(pid, docs, filename="big.txt", format="txt", encoding="utf-8",
-                        sha256="1" * 64)
+    store.add_documents(
+        pid, docs, filename="big.txt", format="txt", encoding="utf-8", sha256="1" * 64
+    )
     rng = np.random.default_rng(1)
     for technique in ("rules", "lexicon", "embeddings"):
         raw = rng.random((len(docs), 3))
-        write_run(store, pid, technique, {
-            doc.id: dict(zip(LABELS, (row / row.sum()).tolist())) for doc, row in zip(docs, raw)
-        })
+        write_run(
+            store,
+            pid,
+            technique,
+            {doc.id: dict(zip(LABELS, (row / row.sum()).tolist())) for doc, row in zip(docs, raw)},
+        )
     started = time.perf_counter()
     queue = build_queue(store, pid)
     assert len(queue) == 20_000

@@ -28,7 +28,11 @@ def technique_scores_chart(
                 {"label": label, "technique": technique, "score": float(scores.get(label, 0.0))}
             )
     ensemble_rows = [
-        {"label": label, "technique": ENSEMBLE, "score": float((ensemble_scores or {}).get(label, 0))}
+        {
+            "label": label,
+            "technique": ENSEMBLE,
+            "score": float((ensemble_scores or {}).get(label, 0)),
+        }
         for label in labels
     ]
     height = max(80, 28 * len(labels))
@@ -92,10 +96,12 @@ def confusion_heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]]) ->
 
 
 def reliability_chart(bins: Sequence[Mapping[str, float]]) -> alt.LayerChart:
-    """Calibration: accuracy against confidence per bin, with the diagonal of perfect calibration."""
-    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
-        strokeDash=[4, 4], color="#999999"
-    ).encode(x=alt.X("x:Q", title="confidence"), y=alt.Y("y:Q", title="accuracy"))
+    """Calibration: accuracy against confidence per bin, and the diagonal of perfect calibration."""
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="#999999")
+        .encode(x=alt.X("x:Q", title="confidence"), y=alt.Y("y:Q", title="accuracy"))
+    )
     frame = pd.DataFrame(list(bins), columns=["confidence", "accuracy", "count"])
     points = (
         alt.Chart(frame)

@@ -67,11 +67,14 @@ def prediction_table(store, project_id: int) -> tuple[PredictionTable, tuple]:
 
 
 def queue_controls(table: PredictionTable) -> tuple[str, QueueFilters]:
-    """The queue selector: order and filters. Returns (order, filters)."""
+    """The queue selector: order and filters, folded away while reviewing. Returns both."""
+    with st.expander("Queue: order and filters", icon=":material/filter_list:"):
+        return _queue_controls(table)
+
+
+def _queue_controls(table: PredictionTable) -> tuple[str, QueueFilters]:
     cols = st.columns([2, 2, 2, 3])
-    order = cols[0].selectbox(
-        "Order", ORDERS, format_func=ORDER_NAMES.get, key="review_order"
-    )
+    order = cols[0].selectbox("Order", ORDERS, format_func=ORDER_NAMES.get, key="review_order")
     label = cols[1].selectbox(
         "Suggested label",
         [None, *table.labels],
@@ -153,11 +156,11 @@ def show_flash() -> None:
 def _move(step: int) -> None:
     items = st.session_state.get(QUEUE, {}).get("items", [])
     position = st.session_state.get(POSITION, 0) + step
-    st.session_state[POSITION] = max(0, min(position, max(len(items) - 1, 0)))
+    st.session_state[POSITION] = max(0, min(position, len(items)))  # len(items): the end
 
 
 @dataclass(frozen=True)
-class Shown:
+class Displayed:
     """What the reviewer is looking at, bound into each button's callback."""
 
     project_id: int
@@ -169,7 +172,7 @@ class Shown:
     multi_label: bool
 
 
-def _save(view: Shown, decision: str, labels, *, expected_current) -> bool:
+def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
     try:
         get_store().add_review(
             view.project_id,
@@ -196,16 +199,18 @@ def _save(view: Shown, decision: str, labels, *, expected_current) -> bool:
     return True
 
 
-def on_accept(view: Shown) -> None:
+def on_accept(view: Displayed) -> None:
     if _save(view, "accept", view.suggested, expected_current=view.expected_current):
         _flash("success", f"Accepted: {', '.join(view.suggested) or 'no labels'}")
         _move(+1)
 
 
-def on_save_correction(view: Shown) -> None:
+def on_save_correction(view: Displayed) -> None:
     labels = list(st.session_state.get(CORRECTION) or [])
     if not view.multi_label and len(labels) != 1:
-        _flash("error", f"Pick exactly one label (this project is single-label); got {len(labels)}.")
+        _flash(
+            "error", f"Pick exactly one label (this project is single-label); got {len(labels)}."
+        )
         return
     decision = "accept" if set(labels) == set(view.suggested) else "correct"
     if _save(view, decision, labels, expected_current=view.expected_current):
@@ -214,12 +219,12 @@ def on_save_correction(view: Shown) -> None:
 
 
 # Skip and flag do not change a document's labels, so they are not checked for conflicts.
-def on_skip(view: Shown) -> None:
+def on_skip(view: Displayed) -> None:
     if _save(view, "skip", (), expected_current=UNSET):
         _move(+1)
 
 
-def on_flag(view: Shown) -> None:
+def on_flag(view: Displayed) -> None:
     decision = "unflag" if view.flagged else "flag"
     if _save(view, decision, (), expected_current=UNSET):
         _flash("success", "Flag removed" if view.flagged else "Flagged for a second look")
@@ -270,7 +275,7 @@ def on_conflict_keep() -> None:
     _move(+1)
 
 
-def on_conflict_overwrite(view: Shown) -> None:
+def on_conflict_overwrite(view: Displayed) -> None:
     conflict = st.session_state.get(CONFLICT)
     if not conflict:
         return
@@ -292,8 +297,15 @@ def render_document_view(store, project, taxonomy, settings, table, queue) -> No
     if not queue:
         st.info("Nothing in the queue with these filters. Widen them, or pick another status.")
         return
-    position = min(st.session_state.get(POSITION, 0), len(queue) - 1)
+    position = min(st.session_state.get(POSITION, 0), len(queue))
     st.session_state[POSITION] = position
+    if position == len(queue):
+        st.success(
+            f"End of the queue ({len(queue):,} documents). Refresh it to pick up what is left, "
+            "or go back."
+        )
+        st.button("Previous", key="review_prev", shortcut="k", on_click=_move, args=(-1,))
+        return
     item = queue[position]
     doc = store.get_documents(project.id, [item.document_id])[0]
     per_technique = latest_results(store, project.id, [doc.id])
@@ -308,7 +320,7 @@ def render_document_view(store, project, taxonomy, settings, table, queue) -> No
     )
     current = store.current_review(project.id, doc.id)
     history = store.review_history(project.id, doc.id)
-    view = Shown(
+    view = Displayed(
         project_id=project.id,
         document_id=doc.id,
         suggested=suggested,
@@ -322,7 +334,8 @@ def render_document_view(store, project, taxonomy, settings, table, queue) -> No
         flagged=_is_flagged(history),
         multi_label=settings["multi_label"],
     )
-    if st.session_state.get(FORM_DOCUMENT) != doc.id:  # a new document: fill the correction
+    # A new document (or the widget was not drawn last run, so its state is gone): fill it.
+    if st.session_state.get(FORM_DOCUMENT) != doc.id or CORRECTION not in st.session_state:
         st.session_state[FORM_DOCUMENT] = doc.id
         st.session_state[CORRECTION] = list(current.labels if current else suggested)
 
@@ -376,7 +389,7 @@ def _render_status(current, flagged: bool) -> None:
         st.markdown(" ".join(badges))
 
 
-def _render_conflict(view: Shown) -> None:
+def _render_conflict(view: Displayed) -> None:
     conflict = st.session_state.get(CONFLICT)
     if not conflict or conflict["document_id"] != view.document_id:
         return
@@ -415,7 +428,7 @@ def _render_history(history) -> None:
             st.caption(f"{review.created_at} · {review.reviewer} · {review.decision}{labels}")
 
 
-def _render_suggestion(view: Shown, scores, item: QueueItem) -> None:
+def _render_suggestion(view: Displayed, scores, item: QueueItem) -> None:
     confidence = max(scores.values()) if scores else 0.0
     suggestion = ", ".join(view.suggested) if view.suggested else "no suggestion yet"
     st.markdown(f"**Suggested:** {suggestion}")
@@ -425,7 +438,7 @@ def _render_suggestion(view: Shown, scores, item: QueueItem) -> None:
     )
 
 
-def _render_actions(view: Shown, table: PredictionTable) -> None:
+def _render_actions(view: Displayed, table: PredictionTable) -> None:
     row = st.container(horizontal=True, gap="small")
     row.button(
         "Accept",
@@ -438,9 +451,7 @@ def _render_actions(view: Shown, table: PredictionTable) -> None:
         disabled=not view.suggested,
         help="Save the suggested labels (A)",
     )
-    row.button(
-        "Skip", key="review_skip", shortcut="s", on_click=on_skip, args=(view,), help="(S)"
-    )
+    row.button("Skip", key="review_skip", shortcut="s", on_click=on_skip, args=(view,), help="(S)")
     row.button(
         "Unflag" if view.flagged else "Flag",
         key="review_flag",
@@ -480,7 +491,7 @@ def _render_actions(view: Shown, table: PredictionTable) -> None:
     )
 
 
-def _render_correction(view: Shown, labels: list[str]) -> None:
+def _render_correction(view: Displayed, labels: list[str]) -> None:
     st.multiselect(
         "Correct labels",
         labels,
@@ -519,9 +530,7 @@ def render_table_view(store, project, taxonomy, settings, table, queue) -> None:
         st.info("Nothing in the queue with these filters.")
         return
     pages = max(1, -(-len(queue) // TABLE_PAGE_SIZE))
-    page = (
-        st.number_input("Page", 1, pages, 1, key="review_table_page", help=f"{pages} pages") - 1
-    )
+    page = st.number_input("Page", 1, pages, 1, key="review_table_page", help=f"{pages} pages") - 1
     items = queue[page * TABLE_PAGE_SIZE : (page + 1) * TABLE_PAGE_SIZE]
     documents = store.get_documents(project.id, [item.document_id for item in items])
     start = [

@@ -10,7 +10,9 @@ import os
 
 import streamlit as st
 
+from core.auth import GuardedStore
 from core.store import Store
+from ui.auth import current_identity, render_account, require_current_page
 
 PROJECT_KEY = "sift_project_id"
 REVIEWER_KEY = "sift_reviewer"
@@ -22,9 +24,16 @@ def _store_for(path: str) -> Store:
     return Store(path or None)
 
 
-def get_store() -> Store:
-    """The shared store for $SIFT_DB (read on every run so tests can point it elsewhere)."""
-    return _store_for(os.environ.get("SIFT_DB", ""))
+def get_store() -> GuardedStore:
+    """The shared store for $SIFT_DB, as the signed-in user may use it.
+
+    Checks, on every call, that someone is signed in and may open the running page
+    (stopping the page with the sign-in form or a refusal otherwise); each store
+    method then checks its own permission (core.auth.STORE_PERMISSIONS). Pages get
+    this protection even when run without app.py's router.
+    """
+    identity = require_current_page()
+    return GuardedStore(_store_for(os.environ.get("SIFT_DB", "")), identity)
 
 
 def current_project():
@@ -32,8 +41,9 @@ def current_project():
     project_id = st.session_state.get(PROJECT_KEY)
     if project_id is None:
         return None
+    store = get_store()
     try:
-        return get_store().get_project(project_id)
+        return store.get_project(project_id)
     except Exception:  # deleted in another session
         st.session_state.pop(PROJECT_KEY, None)
         return None
@@ -57,16 +67,26 @@ def require_project():
 
 
 def reviewer_name() -> str:
-    """Who is reviewing: the signed-in identity when auth is on, else the name typed in the sidebar."""
-    return st.session_state.get(REVIEWER_KEY) or os.environ.get("USER", "") or "local"
+    """Who is reviewing: the signed-in identity when auth is on, else the sidebar's name."""
+    identity = current_identity()
+    if identity is None:
+        raise PermissionError("Nobody is signed in; sign in before reviewing.")
+    if identity.method != "local":
+        return identity.name
+    return st.session_state.get(REVIEWER_KEY) or identity.name
 
 
 def render_sidebar() -> None:
     store = get_store()
+    identity = store.identity
     with st.sidebar:
         project = current_project()
         if project is not None:
             st.caption("Project")
             st.markdown(f"**{project.name}**")
             st.caption(f"{store.count_documents(project.id):,} documents")
-        st.text_input("Reviewer", key=REVIEWER_KEY, placeholder="your name")
+        if identity.method == "local":
+            # No sign-in configured: reviews carry the name typed here (default: the OS user).
+            st.text_input("Reviewer", key=REVIEWER_KEY, placeholder=identity.name)
+        else:
+            render_account(identity)

@@ -198,6 +198,23 @@ class PredictionsMixin(StoreBase):
             for row in rows
         }
 
+    def get_scores(
+        self, project_id: int, cache_key: str, document_ids: Sequence[str] | None = None
+    ) -> dict[str, dict | None]:
+        """document_id -> {label: score} | None (abstained): scores only, no evidence decoding.
+
+        The review queue reads every document's scores; evidence is read per document shown.
+        """
+        sql = "SELECT document_id, scores FROM predictions WHERE project_id = ? AND cache_key = ?"
+        params: list[Any] = [project_id, cache_key]
+        if document_ids is not None:
+            sql += " AND document_id IN (SELECT value FROM json_each(?))"
+            params.append(dumps(list(document_ids)))
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(sql, params)
+        return {row["document_id"]: loads(row["scores"]) for row in rows}
+
     def latest_cache_keys(self, project_id: int) -> dict[str, str]:
         """technique -> cache key of its latest run that left predictions.
 

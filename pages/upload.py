@@ -1,0 +1,72 @@
+"""Upload: files in, documents out — each file imported whole or not at all."""
+
+import streamlit as st
+
+from core.ingest import SUPPORTED_EXTENSIONS, IngestLimits, IngestOptions
+from ui import upload_ui
+from ui.session import get_store, require_project, reviewer_name
+
+st.title("Upload")
+project = require_project()
+store = get_store()
+limit_mb = IngestLimits().max_file_bytes // (1024 * 1024)
+
+st.caption(
+    f"{', '.join(SUPPORTED_EXTENSIONS)} — up to {limit_mb} MB per file. "
+    "Texts already in the project are recognised and not added twice."
+)
+uploaded = st.file_uploader(
+    "Files",
+    type=[extension.lstrip(".") for extension in SUPPORTED_EXTENSIONS],
+    accept_multiple_files=True,
+    key="upload_files",
+)
+
+files = []  # (name, bytes, IngestOptions) for the import
+if uploaded:
+    if any(not upload_ui.is_tabular(file.name) for file in uploaded):
+        split = st.toggle(
+            "Split .txt/.md files into paragraphs",
+            key=upload_ui.SPLIT_PARAGRAPHS,
+            help="One document per blank-line-separated paragraph, instead of one per file",
+        )
+    else:
+        split = False
+    for file in uploaded:
+        data = file.getvalue()
+        if upload_ui.is_tabular(file.name):
+            with st.expander(f"{file.name} — columns", expanded=True, icon=":material/table:"):
+                options = upload_ui.render_tabular_options(file.name, data)
+            if options is None:  # preview failed: import it anyway so the result names why
+                options = IngestOptions()
+        else:
+            options = IngestOptions(split_paragraphs=split)
+        files.append((file.name, data, options))
+
+    if st.button(
+        f"Import {len(files)} file{'s' if len(files) != 1 else ''}",
+        key="upload_import",
+        type="primary",
+        icon=":material/upload:",
+    ):
+        with st.spinner("Importing…"):
+            outcomes = upload_ui.import_files(store, project.id, files, by=reviewer_name())
+        st.session_state[upload_ui.RESULTS] = outcomes
+
+outcomes = st.session_state.get(upload_ui.RESULTS)
+if outcomes:
+    added = sum(outcome.n_added for outcome in outcomes)
+    rejected = [outcome for outcome in outcomes if outcome.status == "rejected"]
+    if rejected:
+        st.warning(
+            f"{len(rejected)} of {len(outcomes)} file(s) rejected; nothing from them was "
+            f"stored. {added:,} new document(s) from the others.",
+            icon=":material/warning:",
+        )
+    else:
+        st.success(f"{added:,} new document(s) imported.", icon=":material/check_circle:")
+    st.dataframe(upload_ui.outcomes_table(outcomes), hide_index=True, key="upload_results")
+    for outcome in rejected:
+        st.error(outcome.message, icon=":material/error:")
+    if added:
+        st.page_link("pages/classify.py", label="Next: classify", icon=":material/bolt:")
