@@ -46,14 +46,14 @@ if identity is None:
     _gate(render_sign_in)
 
 allowed = set(pages_for_role(identity, [path for path, _, _ in PAGES]))
-page = st.navigation(
-    [
-        st.Page(path, title=title, icon=icon, default=path == "pages/projects.py")
-        for path, title, icon in PAGES
-        if path in allowed
-    ]
-)
-require(page_permission(page.url_path))  # the page being opened, checked on the server
+registered = {
+    path: st.Page(path, title=title, icon=icon, default=path == "pages/projects.py")
+    for path, title, icon in PAGES
+    if path in allowed
+}
+page = st.navigation(list(registered.values()))
+opened = next((path for path, candidate in registered.items() if candidate is page), None)
+require(page_permission(opened or page.url_path))  # checked on the server on every run
 render_sidebar()
 try:
     page.run()

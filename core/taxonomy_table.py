@@ -150,11 +150,9 @@ def _has_weight_suffix(term: str) -> bool:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    try:  # pandas' missing markers (pd.NA, NaT) without importing pandas here
-        if value != value:  # noqa: PLR0124 - NaN-like values are unequal to themselves
+    try:
+        if value != value:  # NaN and pandas' NaT are unequal to themselves
             return ""
-    except TypeError:  # pd.NA refuses to be used as a bool
+    except TypeError:  # pandas' NA has no truth value
         return ""
     return str(value)

@@ -63,7 +63,7 @@ def _save_settings() -> None:
 if st.session_state.get(classify_ui.SETTINGS_FOR) != project.id:
     settings = project_settings(project)
     st.session_state[classify_ui.MULTI_LABEL] = bool(settings["multi_label"])
-    st.session_state[classify_ui.THRESHOLD] = float(settings["threshold"])
+    st.session_state[classify_ui.THRESHOLD] = min(max(float(settings["threshold"]), 0.05), 0.95)
     st.session_state[classify_ui.SETTINGS_FOR] = project.id
 
 cols = st.columns([1, 2])
@@ -119,14 +119,21 @@ with st.expander("What each technique does", icon=":material/help:"):
 options: dict[str, dict] = {}
 if "zero_shot" in chosen:
     with st.expander("zero_shot options", expanded=True, icon=":material/tune:"):
-        model = st.selectbox(
+        cols = st.columns(2)
+        known = cols[0].selectbox(
             "NLI model",
             list(dict.fromkeys([DEFAULT_NLI_MODEL, *KNOWN_NLI_MODELS.values()])),
             key="classify_zero_shot_model",
-            accept_new_options=True,
-            help="A Hugging Face id (needs internet or a cached copy) or the path of a local "
-            "folder holding an NLI model. Type to enter your own.",
+            help="Hugging Face ids: they need internet, or a copy in the Hugging Face cache.",
         )
+        other = cols[1].text_input(
+            "…or another model: a local folder or a hub id",
+            key="classify_zero_shot_other",
+            placeholder="/models/deberta-v3-base-mnli",
+            help="Air-gapped? Copy an NLI model folder to this machine and give its path. "
+            "Used instead of the list when filled in.",
+        )
+        model = other.strip() or known
         template = st.text_input(
             "Hypothesis template",
             value=DEFAULT_TEMPLATE,

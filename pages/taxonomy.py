@@ -26,9 +26,9 @@ if editable:
         "Saving a changed taxonomy makes the next Classify run compute afresh "
         "(cached results belong to the taxonomy they were made with)."
     )
-    if st.button("Save", key="taxonomy_save", type="primary", icon=":material/save:"):
-        if taxonomy_ui.save_rows(store, project.id, rows):
-            st.rerun()
+    saved = st.button("Save", key="taxonomy_save", type="primary", icon=":material/save:")
+    if saved and taxonomy_ui.save_rows(store, project.id, rows):
+        st.rerun()
 
 st.subheader("Import and export")
 taxonomy_ui.render_downloads(project.name, taxonomy)
@@ -38,10 +38,10 @@ if editable:
         type=sorted(taxonomy_ui.IMPORT_EXTENSIONS),
         key=taxonomy_ui.IMPORT_FILE,
     )
-    if uploaded is not None and st.button(
+    replace = uploaded is not None and st.button(
         f"Replace the labels with {uploaded.name}",
         key="taxonomy_import",
         icon=":material/upload:",
-    ):
-        if taxonomy_ui.import_file(store, project.id, uploaded.name, uploaded.getvalue()):
-            st.rerun()
+    )
+    if replace and taxonomy_ui.import_file(store, project.id, uploaded.name, uploaded.getvalue()):
+        st.rerun()

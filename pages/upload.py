@@ -51,10 +51,10 @@ if uploaded:
     ):
         with st.spinner("Importing…"):
             outcomes = upload_ui.import_files(store, project.id, files, by=reviewer_name())
-        st.session_state[upload_ui.RESULTS] = outcomes
+        st.session_state[upload_ui.RESULTS] = (project.id, outcomes)
 
-outcomes = st.session_state.get(upload_ui.RESULTS)
-if outcomes:
+last_project, outcomes = st.session_state.get(upload_ui.RESULTS, (None, []))
+if outcomes and last_project == project.id:
     added = sum(outcome.n_added for outcome in outcomes)
     rejected = [outcome for outcome in outcomes if outcome.status == "rejected"]
     if rejected:

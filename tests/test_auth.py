@@ -6,6 +6,8 @@ import getpass
 import random
 import string
 import time
+import tomllib
+from pathlib import Path
 
 import bcrypt
 import pytest
@@ -371,3 +373,45 @@ def test_guarded_store_hides_internals_and_close(store):
     for name in ("_conn", "_db", "close"):
         with pytest.raises(AttributeError, match=name):
             getattr(guarded, name)
+
+
+# --- Streamlit settings ----------------------------------------------------------------------
+
+STREAMLIT_DIR = Path(__file__).parent.parent / ".streamlit"
+
+
+def test_streamlit_config_names_only_real_options():
+    from streamlit import config
+
+    settings = tomllib.loads((STREAMLIT_DIR / "config.toml").read_text())
+    names = {f"{section}.{key}" for section, table in settings.items() for key in table}
+    assert names - set(config._config_options_template) == set()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("server.enableXsrfProtection", True),
+        ("server.enableCORS", True),
+        ("server.enableStaticServing", False),
+        ("browser.gatherUsageStats", False),
+        ("client.showErrorDetails", "type"),
+        ("server.maxUploadSize", 50),
+    ],
+)
+def test_streamlit_config_is_hardened(option, value):
+    section, key = option.split(".")
+    settings = tomllib.loads((STREAMLIT_DIR / "config.toml").read_text())
+    assert settings[section][key] == value
+
+
+def test_the_example_secrets_file_is_refused_until_its_placeholders_are_replaced():
+    example = tomllib.loads((STREAMLIT_DIR / "secrets.example.toml").read_text())
+    with pytest.raises(AuthConfigError, match="password_hash is not a bcrypt hash"):
+        load_auth_config(example)
+    for user in example["auth"]["users"].values():
+        user["password_hash"] = fast_hash("pw")
+    with pytest.raises(AuthConfigError, match="cookie_secret looks like a placeholder"):
+        load_auth_config(example)
+    example["auth"]["cookie_secret"] = COOKIE_SECRET
+    assert set(load_auth_config(example).users) == {"alice", "bob", "vera"}

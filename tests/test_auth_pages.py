@@ -302,3 +302,28 @@ def test_oidc_signed_out_user_sees_only_sign_in(project):
     at = oidc_app(project, None).run()
     assert [element.value for element in at.title] == ["Sign in to Sift"]
     assert not registered(at, "pages/projects.py")
+
+
+def auth_config_script():
+    import streamlit as st
+
+    from ui.auth import require_sign_in
+
+    require_sign_in()
+    st.markdown("open")
+
+
+def test_a_secrets_file_that_does_not_parse_stops_the_app(tmp_path):
+    from streamlit.runtime.secrets import secrets_singleton
+    from streamlit.testing.v1.util import patch_config_options
+
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('[auth]\ncookie_secret = "unterminated\n')
+    secrets_singleton._reset()  # forget secrets parsed by earlier tests
+    try:
+        with patch_config_options({"secrets.files": [str(broken)]}):
+            at = AppTest.from_function(auth_config_script, default_timeout=60).run()
+    finally:
+        secrets_singleton._reset()
+    assert "could not read it" in texts(at, "error")
+    assert "open" not in texts(at, "markdown")  # not silently running without sign-in

@@ -1,4 +1,4 @@
-"""core.examples: the "Try it" project is complete, useful, and goes through the real import path."""
+"""core.examples: the "Try it" project is complete, useful, and imported like an upload."""
 
 from __future__ import annotations
 
@@ -81,7 +81,10 @@ def test_rules_and_lexicon_find_evidence_in_most_example_documents(store, exampl
     outcomes = run_techniques(
         store,
         example.id,
-        [create_technique("rules", multi_label=True), create_technique("lexicon", multi_label=True)],
+        [
+            create_technique("rules", multi_label=True),
+            create_technique("lexicon", multi_label=True),
+        ],
     )
     voiced = set()
     for outcome in outcomes:

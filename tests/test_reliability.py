@@ -355,11 +355,11 @@ def test_classification_killed_at_random_points_keeps_whole_batches_and_resumes(
     assert_no_partial_batch(db_path)
 
     # Then 24 more kills at random moments, each from a warm worker. The delay before each
-    # kill is scaled to this machine's speed so that about 1/120 of the work gets done per
+    # kill is scaled to this machine's speed so that about 1/240 of the work gets done per
     # worker on average, leaving work for every kill.
     for _ in range(24):
         before = prediction_count(db_path)
-        max_delay = 0.2 if not rate else min(0.2, 2 * (2 * N_DOCS / 120) / rate)
+        max_delay = 0.2 if not rate else min(0.2, 2 * (2 * N_DOCS / 240) / rate)
         worker = FORKSERVER.Process(target=_classify, args=(str(db_path), BATCH))
         worker.start()
         killed, measured = kill_when_writing(worker, db_path, rng, before, max_delay)

@@ -60,6 +60,7 @@ def _create(store) -> None:
         _set_error("create", str(error))
         return
     select_project(project.id)
+    st.session_state[PICK] = project.id
     st.session_state[NAME] = ""
     st.session_state[FLASH] = f"Created and opened {project.name!r}. Next: define its labels."
 
@@ -73,6 +74,7 @@ def _try_example(store, by: str) -> None:
         _set_error("example", f"Could not create the example project: {error}")
         return
     select_project(project.id)
+    st.session_state[PICK] = project.id
     st.session_state[FLASH] = (
         f"Opened {project.name!r}."
         if existed
@@ -130,10 +132,10 @@ def _confirm_delete(store, project_id: int, name: str) -> None:
 def render_create(store, *, by: str) -> None:
     """New project by name, or the ready-made example."""
     cols = st.columns([3, 1, 2], vertical_alignment="bottom")
-    cols[0].text_input("New project", key=NAME, placeholder="e.g. Support inbox 2025", max_chars=200)
-    cols[1].button(
-        "Create", key="projects_create", type="primary", on_click=_create, args=(store,)
+    cols[0].text_input(
+        "New project", key=NAME, placeholder="e.g. Support inbox 2025", max_chars=200
     )
+    cols[1].button("Create", key="projects_create", type="primary", on_click=_create, args=(store,))
     cols[2].button(
         "Try it: example project",
         key="projects_try_example",

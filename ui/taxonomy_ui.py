@@ -125,7 +125,7 @@ def save_rows(store, project_id: int, rows: list[dict]) -> bool:
 
 
 def import_file(store, project_id: int, name: str, data: bytes) -> bool:
-    """Replace the project's labels with a YAML/JSON taxonomy file; problems shown, nothing saved."""
+    """Replace the labels with a YAML/JSON taxonomy file; on a problem show it, save nothing."""
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     fmt = IMPORT_EXTENSIONS.get(extension)
     if fmt is None:

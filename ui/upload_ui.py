@@ -20,7 +20,7 @@ from core.ingest.formats import TABULAR_FORMATS
 from core.ingest.options import GUESSED_TEXT_COLUMNS
 from core.store import StoreError
 
-RESULTS = "_upload_results"  # list[FileOutcome] of the last import, shown until the next one
+RESULTS = "_upload_results"  # (project id, [FileOutcome]) of the last import, shown until the next
 SPLIT_PARAGRAPHS = "upload_split_paragraphs"
 PREVIEW_ROWS = 5
 _GUESSED_ID_COLUMNS = ("id", "external_id", "ticket_id", "message_id", "doc_id")
@@ -46,7 +46,9 @@ def import_files(
     by: str = "",
 ) -> list[FileOutcome]:
     """(filename, bytes, options) per file -> one outcome per file, in order."""
-    return [import_file(store, project_id, name, data, options, by=by) for name, data, options in files]
+    return [
+        import_file(store, project_id, name, data, options, by=by) for name, data, options in files
+    ]
 
 
 def import_file(
@@ -146,7 +148,9 @@ def render_tabular_options(filename: str, data: bytes) -> IngestOptions | None:
         st.error(f"{filename}: no columns found", icon=":material/error:")
         return None
     st.dataframe(
-        pd.DataFrame(rows, columns=columns).astype(str), hide_index=True, key=file_key("preview", filename)
+        pd.DataFrame(rows, columns=columns).astype(str),
+        hide_index=True,
+        key=file_key("preview", filename),
     )
     optional = [None, *columns]
     cols = st.columns(4)
