@@ -58,7 +58,9 @@ def bart_pair_flops(config, tokens: int) -> float:
         + 2 * 4 * length**2 * d  # self- and cross-attention
     )
     head = 2 * (d * d + d * config.num_labels)
-    return float(config.encoder_layers * encoder_layer + config.decoder_layers * decoder_layer + head)
+    return float(
+        config.encoder_layers * encoder_layer + config.decoder_layers * decoder_layer + head
+    )
 
 
 def bart_flops(config, token_counts: Iterable[int]) -> float:

@@ -344,7 +344,9 @@ def _add_ray_arguments(p: argparse.ArgumentParser) -> None:
         help="file, folder or glob (csv, tsv, jsonl, json, txt, md, parquet, ...); repeat. "
         "Default: the --project's documents",
     )
-    ray.add_argument("--output", metavar="DIR", help="folder for <input>-<hash>.parquet + _run.json")
+    ray.add_argument(
+        "--output", metavar="DIR", help="folder for <input>-<hash>.parquet + _run.json"
+    )
     ray.add_argument(
         "--project", dest="project_flag", metavar="NAME", help="taxonomy (and documents) from it"
     )
@@ -362,7 +364,6 @@ def _add_ray_arguments(p: argparse.ArgumentParser) -> None:
     ray.add_argument(
         "--split-paragraphs", action="store_true", help="txt/md: one document per paragraph"
     )
-
 
 
 def build_parser() -> argparse.ArgumentParser:

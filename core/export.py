@@ -119,7 +119,10 @@ def to_csv(rows: Iterable[dict]) -> bytes:
     rows = list(rows)
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        # QUOTE_ALL: a bare CR inside a cell must not end the row (and start a formula cell).
+        writer = csv.DictWriter(
+            buffer, fieldnames=list(rows[0]), lineterminator="\n", quoting=csv.QUOTE_ALL
+        )
         writer.writeheader()
         for row in rows:
             writer.writerow({key: neutralise_cell(_flat(value)) for key, value in row.items()})

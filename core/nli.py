@@ -22,7 +22,11 @@ tested on hand-made arrays.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import inspect
+import platform
 import threading
 from collections.abc import Sequence
 
@@ -103,9 +107,38 @@ def aggregate_chunks(chunk_scores: np.ndarray, how: str, *, multi_label: bool) -
     raise ValueError(f"unknown chunk aggregation {how!r}; use 'max' or 'mean'")
 
 
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest allowed value
+_TRIM_THRESHOLD = 256 * 1024 * 1024
+
+
+@functools.cache
+def tune_allocator() -> bool:
+    """Let glibc reuse freed activation buffers instead of returning them to the OS.
+
+    By default glibc gives freed memory at the top of its heap back to the kernel (and
+    mmaps big blocks afresh), so every layer of a forward pass page-faults its activations in
+    again: ~300k page faults per 200 MiniLM texts here, 10-15% of the CPU time in bf16.
+    Fixed thresholds (blocks up to 32 MiB from the heap; keep up to 256 MiB of free heap)
+    remove almost all of them. Once per process; Linux with glibc only (else a no-op).
+    Returns whether the thresholds were set.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(
+            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+            and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+        )
+    except (OSError, AttributeError):  # pragma: no cover - no usable libc
+        return False
+
+
 # Padded tokens per forward pass, such that the widest activation (tokens x the feed-forward
-# width, fp32) stays within glibc's largest heap-reusable block (32 MiB): bigger tensors are
-# mmapped and page-faulted in afresh on every layer. bart-large: 2048 tokens.
+# width, fp32) stays within glibc's largest heap-reusable block (32 MiB, see tune_allocator):
+# bigger tensors are mmapped and page-faulted in afresh on every layer. bart-large: 2048.
 _ACTIVATION_BUDGET = 8 * 1024 * 1024  # elements
 _MIN_BATCH_TOKENS = 512
 # Most of a mini-batch's tokens that may be padding: padded positions cost as much as real
@@ -138,6 +171,7 @@ class NliEngine:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if max_batch_tokens is not None and max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
+        tune_allocator()
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer

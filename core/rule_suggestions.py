@@ -84,8 +84,9 @@ def suggest_keywords(
 ) -> dict[str, list[RuleSuggestion]]:
     """Reviewed texts and their labels -> label -> up to `top_k` suggestions, best first.
 
-    `shortlist` candidates per label (ranked on exact n-gram presence) are re-measured with
-    the lexicon's matcher; those under `min_support` or `min_precision` are dropped.
+    Up to `4 * shortlist` candidates per label (ranked on exact n-gram presence) are
+    re-measured with the lexicon's matcher; those under `min_support` or `min_precision` are
+    dropped, and ranking stops after `shortlist` have passed.
     """
     if len(texts) != len(labels):
         raise ValueError(f"got {len(texts)} texts but {len(labels)} label lists; pass one per text")
@@ -110,12 +111,13 @@ def suggest_keywords(
         if n_label == 0:
             continue
         hits = np.asarray(present[has_label].sum(axis=0)).ravel()  # (n_terms,)
-        candidates = np.flatnonzero(hits >= min_support)
+        # exact n-grams with any hit are candidates: inflections are counted on re-measuring
+        candidates = np.flatnonzero(hits >= 1)
         bounds = np.array([wilson_lower_bound(int(hits[j]), int(matched[j])) for j in candidates])
         ranked = candidates[np.lexsort((-hits[candidates], -bounds))] if len(candidates) else []
         covered = covered_forms(taxonomy, name)
         suggestions = []
-        for j in ranked:
+        for j in ranked[: 4 * shortlist]:
             term = str(vocabulary[j])
             if _stop_edged(term) or match_key(term) in covered:
                 continue

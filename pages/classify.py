@@ -3,7 +3,6 @@
 import pandas as pd
 import streamlit as st
 
-from core.cli import CliError, build_techniques
 from core.entities import DEFAULT_BACKEND
 from core.learn import load_supervised
 from core.models import (
@@ -19,15 +18,17 @@ from core.models import (
 )
 from core.results import project_settings
 from core.summaries import METHODS as SUMMARY_METHODS
-from core.techniques import UnknownTechniqueError, get_technique, known_techniques
+from core.techniques import get_technique, known_techniques
 from core.techniques.zero_shot import DEFAULT_TEMPLATE
 from ui import classify_ui
+from ui.auth import require
 from ui.session import get_store, require_project
 
 DEFAULT_TECHNIQUES = ("rules", "lexicon", "embeddings")
 NER_BACKENDS = ("spacy+patterns", "patterns", "spacy", "transformers+patterns", "transformers")
 
 st.title("Classify")
+require("classify")  # checked on every run, server-side
 project = require_project()
 store = get_store()
 taxonomy = store.load_taxonomy(project.id)
@@ -60,7 +61,11 @@ def _save_settings() -> None:
     )
 
 
-if st.session_state.get(classify_ui.SETTINGS_FOR) != project.id:
+# Seeded from the project when it changes, or when Streamlit dropped the widget state
+# (it does when another page was shown in between).
+if st.session_state.get(classify_ui.SETTINGS_FOR) != project.id or any(
+    key not in st.session_state for key in (classify_ui.MULTI_LABEL, classify_ui.THRESHOLD)
+):
     settings = project_settings(project)
     st.session_state[classify_ui.MULTI_LABEL] = bool(settings["multi_label"])
     st.session_state[classify_ui.THRESHOLD] = min(max(float(settings["threshold"]), 0.05), 0.95)
@@ -81,7 +86,7 @@ cols[1].slider(
     step=0.05,
     key=classify_ui.THRESHOLD,
     on_change=_save_settings,
-    disabled=not multi_label,
+    disabled=running or not multi_label,
     help="Multi-label only: a label is suggested when its score is at least this.",
 )
 
@@ -174,16 +179,23 @@ if "summarize" in chosen:
         options["summarize"] = {"method": method, "then": then}
 
 cols = st.columns(3)
-device_preference = cols[0].selectbox("Device", DEVICES, key="classify_device")
+device_preference = cols[0].selectbox("Device", DEVICES, key="classify_device", disabled=running)
 precision = cols[1].selectbox(
     "Precision",
     PRECISIONS,
     index=PRECISIONS.index("fp32"),
     key="classify_precision",
+    disabled=running,
     help="auto: bf16/fp16 on a GPU, fp32 on a CPU. bf16 on a CPU is opt-in.",
 )
 batch_size = cols[2].number_input(
-    "Batch size", min_value=1, max_value=1024, value=32, step=8, key="classify_batch_size"
+    "Batch size",
+    min_value=1,
+    max_value=1024,
+    value=32,
+    step=8,
+    key="classify_batch_size",
+    disabled=running,
 )
 try:
     device = choose_device(device_preference)
@@ -203,21 +215,19 @@ if st.button(
     icon=":material/play_arrow:",
     disabled=running or not chosen or device is None,
 ):
-    try:
-        techniques = build_techniques(
-            chosen,
-            multi_label=multi_label,
-            options=options,
-            device=device_preference,
-            precision=precision,
-            store=store,
-            project_id=project.id,
-        )
-    except (CliError, ValueError, UnknownTechniqueError, ModelLoadError) as error:
-        st.error(f"Cannot start: {error}", icon=":material/error:")
-    else:
-        job = classify_ui.start_job(store, project.id, techniques, batch_size=int(batch_size))
-        running = True
+    started = classify_ui.start_from_choices(
+        store,
+        project.id,
+        chosen,
+        multi_label=multi_label,
+        options=options,
+        device=device_preference,
+        precision=precision,
+        batch_size=int(batch_size),
+    )
+    if started:
+        st.rerun()  # draw the page again with the settings and Run disabled while it runs
+classify_ui.show_start_error()
 
 if job is not None and running:
 

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.export import ExportOptions, build_rows, render, write_hf_folder
+from ui.auth import require
 from ui.session import get_store, require_project, reviewer_name
 
 PREPARED = "_export_prepared"  # {"settings", "data", "file_name", "mime", "rows", "preview"}
@@ -36,6 +37,7 @@ def _zip_hf_folder(rows: list[dict]) -> bytes:
 
 
 st.title("Export")
+require("export")  # checked on every run, server-side
 project = require_project()
 store = get_store()
 

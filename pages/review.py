@@ -4,9 +4,11 @@ import streamlit as st
 
 from core.results import project_settings
 from ui import review_ui
+from ui.auth import require
 from ui.session import get_store, require_project
 
 st.title("Review")
+require("review")  # checked on every run, server-side
 project = require_project()
 store = get_store()
 taxonomy = store.load_taxonomy(project.id)

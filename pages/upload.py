@@ -4,16 +4,18 @@ import streamlit as st
 
 from core.ingest import SUPPORTED_EXTENSIONS, IngestLimits, IngestOptions
 from ui import upload_ui
+from ui.auth import require
 from ui.session import get_store, require_project, reviewer_name
 
 st.title("Upload")
+require("upload")  # checked on every run, server-side
 project = require_project()
 store = get_store()
 limit_mb = IngestLimits().max_file_bytes // (1024 * 1024)
 
 st.caption(
-    f"{', '.join(SUPPORTED_EXTENSIONS)} — up to {limit_mb} MB per file. "
-    "Texts already in the project are recognised and not added twice."
+    f"Up to {limit_mb} MB per file. Each file is imported whole or not at all, and texts "
+    "already in the project are not added twice."
 )
 uploaded = st.file_uploader(
     "Files",
@@ -52,6 +54,7 @@ if uploaded:
         with st.spinner("Importing…"):
             outcomes = upload_ui.import_files(store, project.id, files, by=reviewer_name())
         st.session_state[upload_ui.RESULTS] = (project.id, outcomes)
+        st.rerun()  # the sidebar's document count includes the new documents
 
 last_project, outcomes = st.session_state.get(upload_ui.RESULTS, (None, []))
 if outcomes and last_project == project.id:

@@ -219,9 +219,21 @@ def open_page(page, title: str, timeout_ms: int = IDLE_TIMEOUT_MS) -> None:
 
 def choose_option(page, widget_key: str, option: str) -> None:
     """Pick `option` in the selectbox whose key= is `widget_key`."""
-    by_key(page, widget_key).locator("[data-baseweb='select']").click()
+    by_key(page, widget_key).get_by_role("combobox").click()
     page.get_by_role("option", name=option, exact=True).click()
     wait_idle(page)
+
+
+def selected_option(page, widget_key: str) -> str:
+    """The option a selectbox shows (it is the value of its combobox input)."""
+    return by_key(page, widget_key).get_by_role("combobox").input_value()
+
+
+def multiselect_values(page, widget_key: str) -> list[str]:
+    """The chosen options of the multiselect whose key= is `widget_key`, in order."""
+    return by_key(page, widget_key).locator("[data-tag]").evaluate_all(
+        "tags => tags.map(tag => tag.getAttribute('aria-label'))"
+    )
 
 
 def nav_titles(page) -> list[str]:

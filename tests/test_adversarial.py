@@ -368,13 +368,6 @@ def test_to_csv_prefixes_every_formula_start_with_a_quote(value):
     assert row == [("'" + value) if value[0] in "\t=+-@" else value, "1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core.export.to_csv writes a field holding a bare CR unquoted (lineterminator='\\n' "
-    "makes the csv module treat CR as ordinary), so readers split the row there and the "
-    "text after the CR starts a new cell: '=1+1' becomes a formula. Fix in core/export.py: "
-    "csv.DictWriter(..., quoting=csv.QUOTE_ALL), or lineterminator='\\r\\n'.",
-)
 @pytest.mark.parametrize("value", ["\r=1+1", "note\r=HYPERLINK(1)"])
 def test_to_csv_keeps_a_carriage_return_inside_its_cell(value):
     rows = list(csv.reader(io.StringIO(to_csv([{"text": value, "n": "1"}]).decode(), newline="")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import random
+import re
 import string
 import time
 import tomllib
@@ -285,7 +286,7 @@ def test_unknown_user_costs_a_bcrypt_check_like_a_known_one():
     verify_password(config, "nobody", "x")  # builds the dummy hash once
     known = _median_seconds(lambda: verify_password(config, "bob", "wrong"))
     unknown = _median_seconds(lambda: verify_password(config, "nobody", "wrong"))
-    assert 0.5 < unknown / known < 2.0
+    assert 0.25 < unknown / known < 4.0  # a skipped bcrypt check would be ~1000x faster
 
 
 # --- backoff ---------------------------------------------------------------------------------
@@ -415,3 +416,16 @@ def test_the_example_secrets_file_is_refused_until_its_placeholders_are_replaced
         load_auth_config(example)
     example["auth"]["cookie_secret"] = COOKIE_SECRET
     assert set(load_auth_config(example).users) == {"alice", "bob", "vera"}
+
+
+def test_security_doc_names_only_tests_that_exist():
+    root = Path(__file__).parent.parent
+    doc = (root / "docs" / "security.md").read_text()
+    references = set(re.findall(r"`(tests/\w+\.py)::(\w+)`", doc))
+    assert len(references) > 40
+    missing = [
+        f"{path}::{name}"
+        for path, name in sorted(references)
+        if not re.search(rf"^def {name}\(", (root / path).read_text(), re.MULTILINE)
+    ]
+    assert missing == []

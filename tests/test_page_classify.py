@@ -119,6 +119,16 @@ def test_multi_label_and_threshold_are_saved_with_the_project(store, project):
     assert store.get_project(project.id).settings == {"multi_label": True, "threshold": 0.7}
 
 
+def test_the_saved_settings_are_shown_again_after_visiting_another_page(store, project):
+    store.update_project_settings(project.id, {"multi_label": True, "threshold": 0.7})
+    at = open_classify(project)
+    at.switch_page("pages/projects.py").run()
+    at.switch_page("pages/classify.py").run()
+    assert not at.exception, at.exception
+    assert at.toggle(key="classify_multi_label").value is True
+    assert at.slider(key="classify_threshold").value == pytest.approx(0.7)
+
+
 def test_a_missing_model_is_an_error_message_not_a_traceback(store, project, tmp_path):
     at = open_classify(project)
     at.multiselect(key="classify_techniques").set_value(["zero_shot"]).run()
@@ -170,3 +180,14 @@ def test_cancel_stops_the_run_and_keeps_finished_batches(store, project, gated):
     assert "cancelled" in texts(at, "warning")
     [record] = store.list_runs(project.id)
     assert record.status == "cancelled"
+
+
+def test_an_invalid_option_is_refused_before_anything_runs(store, project):
+    at = open_classify(project)
+    at.multiselect(key="classify_techniques").set_value(["zero_shot"]).run()
+    at.text_input(key="classify_zero_shot_template").input("no placeholder here")
+    at.button(key="classify_run").click().run()
+    assert not at.exception, at.exception
+    assert "Cannot start:" in texts(at, "error") and "template" in texts(at, "error")
+    assert JOB not in at.session_state
+    assert store.list_runs(project.id) == []

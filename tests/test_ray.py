@@ -111,7 +111,9 @@ def local_imports(folder: Path) -> list[tuple[str, list[Document]]]:
     """(file name, documents) a local import creates: ingest for csv/jsonl, rows for parquet."""
     import pyarrow.parquet as pq
 
-    imports = [(name, ingest_path(folder / name).documents) for name in ("tickets.csv", "chats.jsonl")]
+    imports = [
+        (name, ingest_path(folder / name).documents) for name in ("tickets.csv", "chats.jsonl")
+    ]
     texts = pq.read_table(folder / "archive.parquet").column("text").to_pylist()
     imports.append(
         (
@@ -216,8 +218,12 @@ def local_run(workspace, options):
     keys = {}
     for name, documents in local_imports(workspace / "inputs"):
         summary = store.add_documents(
-            project.id, documents, filename=name, format=name.rsplit(".", 1)[1],
-            encoding=None, sha256="-",
+            project.id,
+            documents,
+            filename=name,
+            format=name.rsplit(".", 1)[1],
+            encoding=None,
+            sha256="-",
         )
         ids = store.document_ids(project.id, import_id=summary.import_id)
         for outcome in run_techniques(
@@ -279,6 +285,7 @@ def test_ray_cache_keys_are_the_local_engine_keys(ray_run, local_run):
 
 def test_manifest_records_models_and_devices(ray_run, tiny_nli_model):
     techniques = {t["name"]: t for t in manifest(ray_run)["techniques"]}
+    assert techniques["zero_shot"]["model_id"].endswith(tiny_nli_model.name)
     assert techniques["zero_shot"]["model_revision"]
     assert techniques["embeddings"]["devices"] == ["cpu"]
     assert techniques["embeddings"]["dtypes"] == ["fp32"]
@@ -345,54 +352,96 @@ def test_import_logs_one_run_per_technique_with_model_revision(imported, ray_run
     }
 
 
-# --- faults and partial resumption (model-free techniques, quick) ---------------------------
-
-
-def test_a_corrupt_input_is_named_and_the_others_are_processed(
-    ray_instance, workspace, tmp_path, capsys
+def test_a_project_classified_on_ray_and_imported_back_needs_no_local_compute(
+    ray_instance, workspace, tmp_path
 ):
-    inputs = tmp_path / "inputs"
+    db = tmp_path / "project.db"
+    store = Store(db)
+    project = store.create_project("desk")
+    store.save_taxonomy(project.id, load_taxonomy(TAXONOMY_YAML, "yaml"))
+    documents = [Document.from_text(text) for text in generated_texts(40, seed=10)]
+    store.add_documents(
+        project.id, documents, filename="desk.csv", format="csv", encoding="utf-8", sha256="-"
+    )
+    output = tmp_path / "out"
+    args = ["--db", str(db), "classify", "--engine", "ray", "--project", "desk", "-q"]
+    assert main([*args, "-t", "rules", "-t", "lexicon", "--output", str(output)]) == 0
+    assert main(["--db", str(db), "import-predictions", "desk", str(output), "-q"]) == 0
+    techniques = build_techniques(
+        ["rules", "lexicon"], multi_label=False, options={}, device=None, precision=None
+    )
+    outcomes = run_techniques(store, project.id, techniques)
+    assert [(o.n_computed, o.n_cached) for o in outcomes] == [(0, 40), (0, 40)]
+
+
+# --- faults and resumption after them (model-free techniques, quick) -----------------------
+
+
+@pytest.fixture(scope="module")
+def faulty_run(ray_instance, workspace, tmp_path_factory):
+    """good.csv, broken.parquet (not Parquet) and poisoned.csv (fails in a worker), one run.
+
+    -> (inputs folder, output folder, exit code, stderr, output name -> mtime)
+    """
+    import contextlib
+    import io
+
+    root = tmp_path_factory.mktemp("faults")
+    inputs = root / "inputs"
     inputs.mkdir()
     write_csv(inputs / "good.csv", generated_texts(40, seed=4))
     (inputs / "broken.parquet").write_bytes(b"PAR1 this is not parquet at all")
-    code = classify(workspace, tmp_path / "out", [inputs], ["rules", "lexicon"])
-    stderr = capsys.readouterr().err
-    assert code == 1
-    assert "broken.parquet" in stderr
-    assert [name.rsplit("-", 1)[0] for name in outputs(tmp_path / "out")] == ["good"]
-
-
-def test_a_failing_batch_names_its_file_and_batch(ray_instance, workspace, tmp_path, capsys):
-    inputs = tmp_path / "inputs"
-    inputs.mkdir()
-    write_csv(inputs / "clean.csv", generated_texts(20, seed=5))
     write_csv(inputs / "poisoned.csv", generated_texts(20, seed=6) + [f"a {POISON} here"])
-    code = classify(
-        workspace, tmp_path / "out", [inputs], ["test_ray_poison"], "--batch-size", "8"
-    )
-    stderr = capsys.readouterr().err
+    output = root / "out"
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = classify(workspace, output, [inputs], ["test_ray_poison"], "--batch-size", "8")
+    return inputs, output, code, stderr.getvalue(), outputs(output)
+
+
+def failure_line(stderr: str, name: str) -> str:
+    return next(line for line in stderr.splitlines() if line.startswith(f"FAILED {name}:"))
+
+
+def test_a_failed_input_makes_the_exit_code_non_zero(faulty_run):
+    _, _, code, _, _ = faulty_run
     assert code == 1
-    failure = next(line for line in stderr.splitlines() if line.startswith("FAILED poisoned.csv"))
-    assert "batch" in failure and "the poisoned text was seen" in failure
-    assert [name.rsplit("-", 1)[0] for name in outputs(tmp_path / "out")] == ["clean"]
 
 
-def test_a_removed_output_is_the_only_one_recomputed(ray_instance, workspace, tmp_path):
-    inputs = tmp_path / "inputs"
-    inputs.mkdir()
-    write_csv(inputs / "first.csv", generated_texts(30, seed=7))
-    write_csv(inputs / "second.csv", generated_texts(30, seed=8))
-    output = tmp_path / "out"
-    assert classify(workspace, output, [inputs], ["rules"], "--num-actors", "1") == 0
-    before = outputs(output)
-    removed = next(name for name in before if name.startswith("first-"))
-    (output / removed).unlink()
-    assert classify(workspace, output, [inputs], ["rules"], "--num-actors", "1") == 0
+def test_a_corrupt_input_is_named(faulty_run):
+    _, _, _, stderr, _ = faulty_run
+    assert "Parquet" in failure_line(stderr, "broken.parquet")
+
+
+def test_a_failing_batch_names_its_file_and_batch(faulty_run):
+    _, _, _, stderr, _ = faulty_run
+    line = failure_line(stderr, "poisoned.csv")
+    assert (
+        "batch 3 of 3" in line
+    )  # longest first: the short poisoned text is last and "the poisoned text was seen" in line
+
+
+def test_the_other_inputs_are_processed(faulty_run):
+    _, _, _, _, written = faulty_run
+    assert [name.rsplit("-", 1)[0] for name in written] == ["good"]
+
+
+def test_the_failures_are_in_the_manifest(faulty_run):
+    _, output, _, _, _ = faulty_run
+    assert sorted(manifest(output)["failed"]) == ["broken.parquet", "poisoned.csv"]
+
+
+def test_a_rerun_processes_a_fixed_input_and_keeps_finished_ones(faulty_run, workspace):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    inputs, output, _, _, before = faulty_run
+    pq.write_table(pa.table({"text": generated_texts(10, seed=9)}), inputs / "broken.parquet")
+    code = classify(workspace, output, [inputs], ["test_ray_poison"], "--batch-size", "8")
     after = outputs(output)
-    assert set(after) == set(before)
-    assert after[removed] != before[removed]
-    kept = next(name for name in before if name.startswith("second-"))
-    assert after[kept] == before[kept]
+    assert code == 1  # poisoned.csv still fails
+    assert sorted(name.rsplit("-", 1)[0] for name in after) == ["broken", "good"]
+    assert {name: after[name] for name in before} == before
 
 
 def test_other_settings_into_the_same_folder_are_refused(ray_run, workspace, capsys):
@@ -404,7 +453,9 @@ def test_other_settings_into_the_same_folder_are_refused(ray_run, workspace, cap
 def test_importing_into_a_project_with_another_taxonomy_is_refused(ray_run, workspace, capsys):
     store = Store(workspace / "other.db")
     project = store.create_project("other")
-    store.save_taxonomy(project.id, load_taxonomy(TAXONOMY_YAML.replace("name: it", "name: tech"), "yaml"))
+    store.save_taxonomy(
+        project.id, load_taxonomy(TAXONOMY_YAML.replace("name: it", "name: tech"), "yaml")
+    )
     code = main(["--db", str(workspace / "other.db"), "import-predictions", "other", str(ray_run)])
     assert code == 2
     assert "another taxonomy" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ FORKSERVER.set_forkserver_preload(
         "core.techniques.zero_shot",
     ]
 )
+
+
+@pytest.fixture(autouse=True)
+def plain_main_module(monkeypatch):
+    """Workers must not re-run whatever script sys.modules["__main__"] points at.
+
+    AppTest leaves its last script (app.py, or a from_function temp file) there, and
+    multiprocessing re-imports __main__ in every new worker.
+    """
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def make_project(db_path, n_docs: int) -> tuple[int, list[str]]:
@@ -296,7 +307,9 @@ def kill_when_writing(process_or_popen, db_path, rng, before: int, max_delay_s: 
     deadline = time.monotonic() + 60
     while prediction_count(db_path) == before and time.monotonic() < deadline:
         if _exited(process_or_popen):
-            return False, None
+            raise AssertionError(
+                f"the classify worker exited ({_exit_code(process_or_popen)}) before writing"
+            )
         time.sleep(0.002)
     first_write = time.monotonic()
     time.sleep(rng.uniform(0, max_delay_s))
@@ -312,6 +325,12 @@ def _exited(process_or_popen) -> bool:
     if isinstance(process_or_popen, subprocess.Popen):
         return process_or_popen.poll() is not None
     return not process_or_popen.is_alive()
+
+
+def _exit_code(process_or_popen):
+    if isinstance(process_or_popen, subprocess.Popen):
+        return process_or_popen.returncode
+    return process_or_popen.exitcode
 
 
 def _wait(process_or_popen) -> None:
@@ -486,7 +505,9 @@ def busy_db(db_path):
         target=_review_until_stopped, args=(str(db_path), project_id, doc_ids, stop)
     )
     writer.start()
+    deadline = time.monotonic() + 60
     while review_count(db_path) < 50:
+        assert writer.is_alive() and time.monotonic() < deadline, "the writer never got going"
         time.sleep(0.01)
     yield db_path, project_id
     stop.set()

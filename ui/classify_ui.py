@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
+from core.cli import CliError, build_techniques
 from core.engine import CancelToken, Progress, RunOutcome, run_techniques
 from core.models import ModelLoadError
+from core.techniques import UnknownTechniqueError
 
 log = logging.getLogger(__name__)
 
 JOB = "_classify_job"  # the session's ClassifyJob (running or last finished)
+START_ERROR = "_classify_start_error"  # why the last Run click could not start, shown once
 SETTINGS_FOR = "_classify_settings_for"  # project id the settings widgets were filled from
 MULTI_LABEL = "classify_multi_label"
 THRESHOLD = "classify_threshold"
@@ -99,6 +102,45 @@ def start_job(store, project_id: int, techniques: Sequence, *, batch_size: int) 
     st.session_state[JOB] = job
     job.thread.start()
     return job
+
+
+def start_from_choices(
+    store,
+    project_id: int,
+    names: Sequence[str],
+    *,
+    multi_label: bool,
+    options: dict,
+    device: str,
+    precision: str,
+    batch_size: int,
+) -> bool:
+    """Build the techniques and start the job (True), or leave an error to show (False)."""
+    st.session_state.pop(START_ERROR, None)
+    job = current_job(project_id)
+    if job is not None and job.running:  # a second click while the first run is going
+        return False
+    try:
+        techniques = build_techniques(
+            list(names),
+            multi_label=multi_label,
+            options=options,
+            device=device,
+            precision=precision,
+            store=store,
+            project_id=project_id,
+        )
+    except (CliError, ValueError, UnknownTechniqueError, ModelLoadError) as error:
+        st.session_state[START_ERROR] = f"Cannot start: {error}"
+        return False
+    start_job(store, project_id, techniques, batch_size=batch_size)
+    return True
+
+
+def show_start_error() -> None:
+    message = st.session_state.pop(START_ERROR, None)
+    if message:
+        st.error(message, icon=":material/error:")
 
 
 def current_job(project_id: int) -> ClassifyJob | None:

@@ -22,6 +22,7 @@ from core.taxonomy import (
 )
 from core.taxonomy_table import COLUMNS, rows_to_taxonomy, taxonomy_to_rows
 
+ROW_HEIGHT, HEADER_HEIGHT, MAX_HEIGHT = 60, 38, 760  # pixels
 FLASH = "_taxonomy_flash"
 VERSION = "_taxonomy_editor_version"
 IMPORT_FILE = "taxonomy_import_file"
@@ -82,27 +83,40 @@ def render_editor(project_id: int, taxonomy: Taxonomy, *, editable: bool) -> lis
         num_rows="dynamic" if editable else "fixed",
         disabled=not editable,
         hide_index=True,
-        row_height=60,  # room for two lines: patterns are one per line
+        row_height=ROW_HEIGHT,  # room for two lines: patterns are one per line
+        height=min(HEADER_HEIGHT + ROW_HEIGHT * (len(table) + 1), MAX_HEIGHT),  # rows + the add row
         column_config={
             "name": st.column_config.TextColumn(
-                "Label", required=True, max_chars=MAX_NAME_LENGTH, help="Unique label name"
+                "Label",
+                required=True,
+                max_chars=MAX_NAME_LENGTH,
+                help="Unique label name",
+                width="small",
+                pinned=True,
             ),
             "description": st.column_config.TextColumn(
-                "Description", help="What the label means; zero-shot and embeddings use it"
+                "Description",
+                help="What the label means; zero-shot and embeddings use it",
+                width="medium",
             ),
             "keywords": st.column_config.TextColumn(
-                "Keywords", help="Comma-separated: term or term:weight, e.g. refund, chargeback:2"
+                "Keywords",
+                help="Comma-separated: term or term:weight, e.g. refund, chargeback:2",
+                width="large",
             ),
             "patterns": st.column_config.TextColumn(
-                "Patterns", help="Regular expressions, one per line (Shift+Enter: new line)"
+                "Patterns",
+                help="Regular expressions, one per line (Shift+Enter: new line)",
+                width="medium",
             ),
             "entity_types": st.column_config.TextColumn(
-                "Entity types", help="Comma-separated, e.g. MONEY, DATE, ORG"
+                "Entity types", help="Comma-separated, e.g. MONEY, DATE, ORG", width="small"
             ),
             "colour": st.column_config.TextColumn(
                 "Colour",
                 help="#rrggbb, or empty for a palette colour",
                 max_chars=7,
+                width="small",
                 validate=r"^(#[0-9a-fA-F]{6})?$",
             ),
         },
@@ -148,7 +162,7 @@ def render_downloads(project_name: str, taxonomy: Taxonomy) -> None:
         st.caption("Nothing to export yet: save some labels first.")
         return
     stem = "".join(char if char.isalnum() or char in "-_" else "_" for char in project_name)
-    cols = st.columns(2)
+    cols = st.columns([1, 1, 3])
     for col, fmt, mime in (
         (cols[0], "yaml", "application/yaml"),
         (cols[1], "json", "application/json"),

@@ -85,7 +85,7 @@ class TechniqueActor:
             self.model_info[technique.name] = info
 
     def __call__(self, batch):
-        """pandas DataFrame (_file, _batch, document_id, text) -> one row per document x technique."""
+        """DataFrame (_file, _batch, document_id, text) -> one row per document and technique."""
         import pandas as pd
 
         texts = batch["text"].tolist()
@@ -96,14 +96,16 @@ class TechniqueActor:
             try:
                 results = technique.predict(texts, self.taxonomy)
                 if len(results) != len(texts):
-                    raise RuntimeError(
-                        f"returned {len(results)} results for {len(texts)} texts"
-                    )
+                    raise RuntimeError(f"returned {len(results)} results for {len(texts)} texts")
                 encoded = [_encode(result) for result in results]
                 error = None
             except Exception as exc:  # reported per file and batch by the driver
-                log.error("technique %s failed on %s:\n%s", technique.name, self.host,
-                          traceback.format_exc())
+                log.error(
+                    "technique %s failed on %s:\n%s",
+                    technique.name,
+                    self.host,
+                    traceback.format_exc(),
+                )
                 encoded = [(None, "[]", None)] * len(texts)
                 error = (
                     f"technique {technique.name!r} failed on worker {self.host}: "

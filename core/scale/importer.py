@@ -237,7 +237,9 @@ def _write_predictions(store, project, run_id: int, spec: dict, columns: dict):
         (
             columns["document_id"][i],
             {
-                "scores": None if columns["scores"][i] is None else json.loads(columns["scores"][i]),
+                "scores": None
+                if columns["scores"][i] is None
+                else json.loads(columns["scores"][i]),
                 "evidence": json.loads(columns["evidence"][i]),
                 "summary": columns["summary"][i],
             },

@@ -1,4 +1,4 @@
-"""What a Ray run classifies: input files (parsed exactly as a local import) or a project's documents.
+"""What a Ray run classifies: input files (parsed as a local import does) or project documents.
 
 Every source becomes an `InputBatch`: the documents of one input file (or one slice of a
 project), with what a local import records about the file (name, format, encoding, sha256).
@@ -57,12 +57,14 @@ class InputBatch:
     duplicates_in_file: int = 0
 
 
-def expand_inputs(patterns: Iterable[str]) -> list[InputSource]:
+def expand_inputs(patterns: Iterable[str], *, exclude: Path | None = None) -> list[InputSource]:
     """Files, folders (searched recursively) and glob patterns -> sorted, de-duplicated sources.
 
     A folder contributes only files with a supported extension; a file or glob named
     explicitly is taken as it is (an unsupported one is then reported as failed, by name).
+    Files under `exclude` (the run's output folder) are never inputs.
     """
+    excluded = Path(exclude).resolve() if exclude is not None else None
     found: dict[Path, None] = {}
     for raw in patterns:
         path = Path(raw).expanduser()
@@ -83,7 +85,9 @@ def expand_inputs(patterns: Iterable[str]) -> list[InputSource]:
                 f"'data/*.csv' (readable: {', '.join(INPUT_EXTENSIONS)})"
             )
         for match in matches:
-            found.setdefault(match.resolve(), None)
+            resolved = match.resolve()
+            if excluded is None or not resolved.is_relative_to(excluded):
+                found.setdefault(resolved, None)
     return [InputSource(name=display_name(p.name), key=str(p), path=p) for p in found]
 
 

@@ -107,9 +107,13 @@ def run_ray_job(
 
     started_at, clock = utc_now(), time.perf_counter()
     _check_job(job, project)
+    say = echo or _tqdm_echo
+    if job.inputs:  # before any model loads: a mistyped path fails at once
+        sources = expand_inputs(job.inputs, exclude=Path(job.output))
+    else:
+        sources = project_sources(project.name, store.document_ids(project.id))
     output = Path(job.output)
     output.mkdir(parents=True, exist_ok=True)
-    say = echo or _tqdm_echo
 
     techniques = build_techniques(
         list(job.techniques),
@@ -133,10 +137,6 @@ def run_ray_job(
         )
 
     report = RayReport(output=output)
-    if job.inputs:
-        sources = expand_inputs(job.inputs)
-    else:
-        sources = project_sources(project.name, store.document_ids(project.id))
     footers: dict[str, dict] = {}  # output name -> footer, for every finished output
     todo: list[tuple[InputSource, str, Path]] = []
     for source in sources:
@@ -314,7 +314,9 @@ def _run_on_ray(
     except Exception as exc:  # the job stopped: keep what is written, name what is not
         report.job_error = _short_error(exc)
         for name in collector.unfinished():
-            report.failed.setdefault(name, f"not finished: the Ray job stopped ({report.job_error})")
+            report.failed.setdefault(
+                name, f"not finished: the Ray job stopped ({report.job_error})"
+            )
     finally:
         data_context.enable_progress_bars, data_context.print_on_execution_start = saved
         if started_here:
@@ -504,9 +506,7 @@ class _Collector:
 
         by_key = {
             (doc_id, technique): index
-            for index, (doc_id, technique) in enumerate(
-                zip(rows["document_id"], rows["technique"])
-            )
+            for index, (doc_id, technique) in enumerate(zip(rows["document_id"], rows["technique"]))
         }
         records = rows.to_dict("list")
         columns: dict[str, list] = {name: [] for name in _OUTPUT_FIELDS}

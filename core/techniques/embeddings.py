@@ -8,7 +8,8 @@ multi-label   p = sigmoid((cos - threshold) / T), independently per label.
 
 `encode` is Sift's own fast path over a sentence-transformers model (used here and by
 summarize, supervised, active learning and the benches): tokenise once, sort by token
-length so batches carry little padding, run the transformer under `inference_mode`,
+length so batches carry little padding, cap each batch's padded tokens so activations are
+reused rather than page-faulted in afresh, run the transformer under `inference_mode`,
 pool and normalise as the model's own modules say, restore the input order. Identical
 texts are encoded once.
 """
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from core.models import DEFAULT_EMBEDDING_MODEL, LoadedModel, dtype_name, load_sentence_encoder
+from core.nli import default_batch_tokens, tune_allocator
 from core.taxonomy import Label, Taxonomy
 from core.techniques import register
 from core.techniques.base import ModelInfo, Technique, TextResult
@@ -98,6 +100,7 @@ def _encode_fast(
 ) -> np.ndarray:
     import torch
 
+    tune_allocator()
     transformer = encoder[0]
     tokenizer = transformer.tokenizer
     model = transformer.auto_model
@@ -115,8 +118,9 @@ def _encode_fast(
     out = np.empty((len(texts), encoder.get_embedding_dimension()), dtype=np.float32)
 
     with torch.inference_mode():
-        for begin in range(0, len(texts), batch_size):
-            batch_rows = order[begin : begin + batch_size]
+        for batch_rows in _batches(
+            order, token_ids, batch_size, default_batch_tokens(model.config)
+        ):
             batch = [token_ids[row] for row in batch_rows]
             width = max(len(ids) for ids in batch)
             input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -132,6 +136,23 @@ def _encode_fast(
             pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
             out[batch_rows] = pooled.cpu().numpy()
     return out
+
+
+def _batches(order: np.ndarray, token_ids: list[list[int]], batch_size: int, max_tokens: int):
+    """Rows of the length-sorted texts, cut at batch_size texts or when the padded tokens
+    (texts x the longest, which is the last) would pass max_tokens: long texts go a few at a
+    time so activations stay small enough for the allocator to reuse (see tune_allocator)."""
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while (
+            end < len(order)
+            and end - start < batch_size
+            and (end - start + 1) * len(token_ids[order[end]]) <= max_tokens
+        ):
+            end += 1
+        yield order[start:end]
+        start = end
 
 
 def _pool(tokens, attention_mask, mode: str):
