@@ -139,9 +139,7 @@ def streamlit_app(db_path: Path, secrets_file: Path, log_path: Path):
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = AppServer(
         url=f"http://127.0.0.1:{port}", process=process, log=log_path, db_path=db_path
     )
@@ -231,11 +229,38 @@ def selected_option(page, widget_key: str) -> str:
 
 def multiselect_values(page, widget_key: str) -> list[str]:
     """The chosen options of the multiselect whose key= is `widget_key`, in order."""
-    return by_key(page, widget_key).locator("[data-tag]").evaluate_all(
-        "tags => tags.map(tag => tag.getAttribute('aria-label'))"
+    return (
+        by_key(page, widget_key)
+        .locator("[data-tag]")
+        .evaluate_all("tags => tags.map(tag => tag.getAttribute('aria-label'))")
     )
 
 
+def button(page, widget_key: str):
+    """The button whose key= is `widget_key`. (A button with help= has a hidden twin that
+    Streamlit measures; the role query sees only the real one.)"""
+    return by_key(page, widget_key).get_by_role("button")
+
+
 def nav_titles(page) -> list[str]:
-    """The page names in the sidebar navigation (empty when there is none)."""
-    return [text.strip() for text in page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()]
+    """The page names in the sidebar navigation (empty when there is none); the icon's
+    ligature text comes first in each link, the title last."""
+    links = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+    return [text.strip().split("\n")[-1].strip() for text in links]
+
+
+def warm_up(browser, url: str) -> None:
+    """Open the app's root once, so app.py's st.navigation has run in the server process.
+
+    Until then Streamlit serves a URL such as /review by running pages/review.py itself,
+    without app.py (docs/security.md, "The `pages/` folder"); tests of the router need
+    the server past that point, whichever test happens to run first.
+    """
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_role("heading", level=1).first.wait_for(timeout=IDLE_TIMEOUT_MS * 2)
+        wait_idle(page)
+    finally:
+        context.close()

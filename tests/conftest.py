@@ -9,6 +9,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
+import sys  # noqa: E402
+import types  # noqa: E402
+
 import pytest  # noqa: E402
 
 # Tiny random NLI / token-classification / seq2seq models, built once per session.
@@ -21,3 +24,13 @@ def db_path(tmp_path, monkeypatch):
     path = tmp_path / "sift.db"
     monkeypatch.setenv("SIFT_DB", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def plain_main_module(monkeypatch):
+    """Worker processes must not re-run whatever script sys.modules["__main__"] points at.
+
+    AppTest leaves its last script (app.py) there, and multiprocessing's spawn and
+    forkserver re-import __main__ in every new worker.
+    """
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import traceback
-import types
 from pathlib import Path
 
 import pytest
@@ -52,16 +51,6 @@ FORKSERVER.set_forkserver_preload(
         "core.techniques.zero_shot",
     ]
 )
-
-
-@pytest.fixture(autouse=True)
-def plain_main_module(monkeypatch):
-    """Workers must not re-run whatever script sys.modules["__main__"] points at.
-
-    AppTest leaves its last script (app.py, or a from_function temp file) there, and
-    multiprocessing re-imports __main__ in every new worker.
-    """
-    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def make_project(db_path, n_docs: int) -> tuple[int, list[str]]:
