@@ -59,13 +59,14 @@ def write_inputs(folder: Path, n: int, data: str | None) -> None:
             writer.writerows([text] for text in texts[index * per_file : (index + 1) * per_file])
 
 
-def sift(tmp: Path, *args: str) -> float:
+def sift(tmp: Path, *args: str, env_extra: dict | None = None) -> float:
     """Run `python -m core --db tmp/sift.db ARGS`; -> wall seconds. Raises on failure."""
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONPATH": str(REPO),
+        **(env_extra or {}),
     }
     started = time.perf_counter()
     completed = subprocess.run(
@@ -104,7 +105,7 @@ def local_compute_seconds(tmp: Path) -> float:
     return sum(run.seconds or 0.0 for run in runs if run.technique == "embeddings")
 
 
-def run(n: int, data: str | None) -> dict:
+def run(n: int, data: str | None, ray_niceness: int) -> dict:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="sift-ray-bench-") as name:
         tmp = Path(name)
@@ -141,6 +142,9 @@ def run(n: int, data: str | None) -> dict:
                 str(output),
                 "-q",
                 *extra,
+                # Ray starts its workers at nice 15; the local engine runs at 0. Equal footing
+                # unless --ray-niceness 15 asks for Ray's default.
+                env_extra={"RAY_worker_niceness": str(ray_niceness)},
             )
 
         out_2x1 = tmp / "out-2x1"
@@ -217,20 +221,23 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="texts (half short, half long)")
     parser.add_argument("--data", help="folder holding banking77/ and bbc_news/")
     parser.add_argument("--json", help="also write the results as JSON here")
+    parser.add_argument(
+        "--ray-niceness", type=int, default=0, help="Ray workers' nice value (Ray's default: 15)"
+    )
     parser.add_argument("--write-docs", metavar="MD", help="replace the results block in MD")
     args = parser.parse_args()
 
     info = machine_info()
     print(f"machine: {describe_machine(info)}", file=sys.stderr)
     started = time.perf_counter()
-    results = run(args.n, args.data)
+    results = run(args.n, args.data, args.ray_niceness)
     load_after = round(os.getloadavg()[0], 2)
     section = (
         f"{args.n:,} texts ({args.n // 2:,} banking77 + {args.n - args.n // 2:,} BBC news) in "
         f"{N_FILES} CSV files, embeddings (packaged MiniLM, fp32); wall = the whole command "
         "(start-up, parsing, model loading, writing); compute = local: the engine loop in the "
         "run log (predict + store writes); Ray: time inside `predict`, summed over actors / "
-        "actors.\n\n"
+        f"actors. Ray workers at nice {args.ray_niceness} (Ray's default is 15).\n\n"
         f"Machine: {describe_machine(info)}; load average at the end {load_after}.\n\n"
         + table(results, args.n)
     )

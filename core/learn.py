@@ -7,16 +7,15 @@ pickle) in the store's `trained_models` table, so they can be shown and reused.
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from core.results import latest_results, project_settings
@@ -50,12 +49,173 @@ def training_data(store, project_id: int) -> TrainingData:
     )
 
 
-# --- supervised -------------------------------------------------------------
+# --- supervised -------------------------------------------------------------------------
+#
+# The model is multinomial (single-label) or one-vs-rest (multi-label) logistic regression on
+# sentence embeddings, fitted in two stages so that a handful of reviews already helps:
+#
+# 1. Prior: the zero-shot embeddings technique is itself linear in the embedding
+#    (logits = label_vectors @ x / temperature), so its weights are the prior mean. The
+#    first fit is the maximum a posteriori estimate under a Gaussian prior around them:
+#    with no reviews it is the zero-shot classifier, and each review moves it away.
+# 2. Self-training: the project's unreviewed documents, labelled by that model, join the
+#    reviewed ones with a small weight, and plain (zero-centred) logistic regression is fitted
+#    on both, twice. The documents' own cluster structure then shapes the boundaries.
+#
+# Reviewed documents are class-balanced (each label's reviews weigh the same in total), and so
+# are the pseudo-labelled ones, scaled by PSEUDO_LABEL_WEIGHT. The solver is scipy's L-BFGS on
+# the penalised log-loss: scikit-learn's LogisticRegression takes neither a prior mean nor
+# per-class soft targets.
+
+C_REGULARISATION = 4.0  # inverse L2 strength of the plain fits, as LogisticRegression(C=4)
+PRIOR_STRENGTH = 1.0  # L2 strength pulling the first fit toward the zero-shot weights
+SELF_TRAINING_ROUNDS = 2
+PSEUDO_LABEL_WEIGHT = 0.3  # weight of one pseudo-labelled document relative to a reviewed one
+MAX_POOL = 5000  # unreviewed documents used for self-training (a seeded sample beyond this)
+CV_MAX_POOL = 1000  # ... and inside each cross-validation fold, to keep metrics cheap
 
 
-def _classifier(multi_label: bool, c: float = 4.0):
-    base = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
-    return OneVsRestClassifier(base) if multi_label else base
+@dataclass(frozen=True)
+class LabelPrior:
+    """Zero-shot weights over embeddings: logits = features @ coef.T + intercept."""
+
+    classes: tuple[str, ...]  # taxonomy order
+    coef: np.ndarray  # (n_labels, dim): label vectors / temperature
+    intercept: np.ndarray  # (n_labels,): 0 (single-label) or -threshold / temperature
+
+
+def label_prior(
+    taxonomy,
+    *,
+    multi_label: bool,
+    embedding_model: str | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+) -> LabelPrior:
+    """The embeddings technique's zero-shot classifier (its default options), as weights."""
+    from core.models import DEFAULT_EMBEDDING_MODEL
+    from core.techniques.embeddings import Embeddings
+
+    technique = Embeddings(
+        multi_label=multi_label,
+        model=embedding_model or DEFAULT_EMBEDDING_MODEL,
+        device=device,
+        precision=precision,
+    )
+    temperature = technique.options["temperature"]
+    vectors = np.asarray(technique.label_vectors(taxonomy), dtype=np.float64)
+    intercept = np.full(len(taxonomy), -technique.options["threshold"] / temperature)
+    return LabelPrior(
+        classes=tuple(taxonomy.names),
+        coef=vectors / temperature,
+        intercept=intercept if multi_label else np.zeros(len(taxonomy)),
+    )
+
+
+def _balanced_weights(targets: np.ndarray) -> np.ndarray:
+    """(n, L) 0/1 targets -> (n,) weights; each present class (by first label) sums to n/k."""
+    if len(targets) == 0:
+        return np.zeros(0)
+    first = targets.argmax(axis=1)
+    counts = np.bincount(first, minlength=targets.shape[1])
+    return len(first) / (np.count_nonzero(counts) * counts[first])
+
+
+def _penalised_fit(
+    features: np.ndarray,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    mean_coef: np.ndarray,
+    mean_intercept: np.ndarray,
+    strength: float,
+    multi_label: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """argmin sum_i w_i * logloss_i + strength/2 * |theta - mean|^2 over theta = (coef, intercept).
+
+    features (n, D); targets (n, L) 0/1; softmax over labels (single-label) or independent
+    sigmoids (multi-label). Starts at the mean, so no data returns the mean.
+    """
+    n_labels, dim = mean_coef.shape
+    mean = np.concatenate([mean_coef.ravel(), mean_intercept])
+
+    def loss_and_gradient(theta: np.ndarray):
+        coef, intercept = theta[: n_labels * dim].reshape(n_labels, dim), theta[n_labels * dim :]
+        logits = features @ coef.T + intercept  # (n, L)
+        if multi_label:
+            log_p = -np.logaddexp(0.0, -logits)  # log sigmoid
+            log_not_p = -np.logaddexp(0.0, logits)
+            nll = -(targets * log_p + (1 - targets) * log_not_p).sum(axis=1)
+            residual = np.exp(log_p) - targets
+        else:
+            logits = logits - logits.max(axis=1, keepdims=True)
+            log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+            nll = -(targets * log_p).sum(axis=1)
+            residual = np.exp(log_p) * targets.sum(axis=1, keepdims=True) - targets
+        residual *= weights[:, None]
+        difference = theta - mean
+        loss = float(weights @ nll) + 0.5 * strength * float(difference @ difference)
+        gradient = np.concatenate([(residual.T @ features).ravel(), residual.sum(axis=0)])
+        return loss, gradient + strength * difference
+
+    result = minimize(
+        loss_and_gradient, mean.copy(), jac=True, method="L-BFGS-B", options={"maxiter": 500}
+    )
+    theta = result.x
+    return theta[: n_labels * dim].reshape(n_labels, dim), theta[n_labels * dim :]
+
+
+def _pseudo_targets(logits: np.ndarray, multi_label: bool) -> np.ndarray:
+    """(m, L) logits -> (m, L) 0/1: the top label, or every label with probability >= 0.5."""
+    if multi_label:
+        return (logits >= 0.0).astype(float)
+    targets = np.zeros_like(logits)
+    targets[np.arange(len(logits)), logits.argmax(axis=1)] = 1.0
+    return targets
+
+
+def fit_weights_with_prior(
+    features: np.ndarray,
+    targets: np.ndarray,
+    *,
+    multi_label: bool,
+    prior: LabelPrior | None = None,
+    unlabelled: np.ndarray | None = None,
+    rounds: int = SELF_TRAINING_ROUNDS,
+    pseudo_weight: float = PSEUDO_LABEL_WEIGHT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reviewed features (n, D) with 0/1 targets (n, L) [+ unlabelled (m, D)] -> (coef, intercept).
+
+    The two-stage fit described above; without a prior the first stage is plain logistic
+    regression, without unlabelled documents there is no second stage.
+    """
+    n_labels, dim = targets.shape[1], features.shape[1]
+    plain = 1.0 / C_REGULARISATION
+    weights = np.ones(len(targets)) if multi_label else _balanced_weights(targets)
+    if prior is not None:
+        coef, intercept = _penalised_fit(
+            features, targets, weights, prior.coef, prior.intercept, PRIOR_STRENGTH, multi_label
+        )
+    else:
+        zeros = np.zeros((n_labels, dim)), np.zeros(n_labels)
+        coef, intercept = _penalised_fit(features, targets, weights, *zeros, plain, multi_label)
+    if unlabelled is None or len(unlabelled) == 0 or pseudo_weight <= 0:
+        return coef, intercept
+    both = np.vstack([features, unlabelled])
+    for _ in range(rounds):
+        pseudo = _pseudo_targets(unlabelled @ coef.T + intercept, multi_label)
+        pseudo_weights = pseudo_weight * (
+            np.ones(len(pseudo)) if multi_label else _balanced_weights(pseudo)
+        )
+        coef, intercept = _penalised_fit(
+            both,
+            np.vstack([targets, pseudo]),
+            np.concatenate([weights, pseudo_weights]),
+            np.zeros((n_labels, dim)),
+            np.zeros(n_labels),
+            plain,
+            multi_label,
+        )
+    return coef, intercept
 
 
 def _folds(y_single: list[str] | None, n: int):
@@ -66,46 +226,90 @@ def _folds(y_single: list[str] | None, n: int):
     return KFold(n_splits=min(CV_FOLDS, n), shuffle=True, random_state=0)
 
 
+def _sample(rows: np.ndarray | None, limit: int, seed: int = 0) -> np.ndarray | None:
+    if rows is None or len(rows) <= limit:
+        return rows
+    return rows[np.sort(np.random.default_rng(seed).choice(len(rows), limit, replace=False))]
+
+
+def _predicted_sets(logits: np.ndarray, classes: list[str], multi_label: bool) -> list:
+    decided = _pseudo_targets(logits, multi_label).astype(bool)
+    return [tuple(c for c, on in zip(classes, row) if on) for row in decided]
+
+
 def fit_linear_model(
-    features: np.ndarray, labels: list[list[str]], *, multi_label: bool, embedding_model: str
+    features: np.ndarray,
+    labels: list[list[str]],
+    *,
+    multi_label: bool,
+    embedding_model: str,
+    prior: LabelPrior | None = None,
+    unlabelled: np.ndarray | None = None,
+    cross_validate: bool = True,
 ) -> tuple[LinearModel, dict]:
-    """Fit on all data and cross-validate; returns the model and its CV metrics."""
-    if multi_label:
-        binarizer = MultiLabelBinarizer()
-        y = binarizer.fit_transform(labels)  # (n, n_classes) 0/1
-        classes = [str(c) for c in binarizer.classes_]
+    """Fit on all reviews (and unlabelled documents); returns the model and its metrics.
+
+    features (n, D) of the reviewed documents, labels their reviewed labels; prior: the
+    zero-shot weights (its classes become the model's, so labels nobody reviewed yet keep
+    their zero-shot scores); unlabelled (m, D): unreviewed documents for self-training.
+    Metrics hold cross-validated accuracy and macro-F1 over the reviews when
+    `cross_validate` (each fold repeats the whole fit, with at most CV_MAX_POOL unlabelled).
+    """
+    if prior is not None:
+        classes = list(prior.classes)
+        known = set(classes)
+        labels = [[name for name in items if name in known] for items in labels]
+    elif multi_label:
+        classes = sorted({name for items in labels for name in items})
     else:
-        y = np.array([items[0] for items in labels], dtype=object)  # (n,) label names
-        classes = sorted(set(y))
-    if len(classes) < 2:
+        classes = sorted({items[0] for items in labels if items})
+    if prior is None and len(classes) < 2:
         raise NotEnoughReviews(
             f"reviews cover only {classes or 'no labels'}; review documents of at least two "
             "labels before training"
         )
-    metrics = {"n_reviews": len(labels), "n_labels": len(classes)}
-    folds = _folds(None if multi_label else list(y), len(labels))
-    predicted = np.zeros_like(y) if multi_label else np.empty(len(y), dtype=object)
-    for train, test in folds.split(features, None if multi_label else list(y)):
-        if not multi_label and len(set(y[train])) < 2:
-            predicted[test] = y[train][0]  # a fold with one class: predict it
-            continue
-        predicted[test] = (
-            _classifier(multi_label).fit(features[train], y[train]).predict(features[test])
-        )
-    if not multi_label:
-        y, predicted = list(y), list(predicted)
-    metrics["cv_accuracy"] = float(accuracy_score(y, predicted))
-    metrics["cv_macro_f1"] = float(f1_score(y, predicted, average="macro", zero_division=0))
+    keep = [i for i, items in enumerate(labels) if items]  # single-label: first label counts
+    features = np.asarray(features, dtype=np.float64)[keep]
+    labels = [labels[i] for i in keep]
+    index = {name: j for j, name in enumerate(classes)}
+    targets = np.zeros((len(labels), len(classes)))
+    for i, items in enumerate(labels):
+        for name in items if multi_label else items[:1]:
+            targets[i, index[name]] = 1.0
+    unlabelled = None if unlabelled is None else np.asarray(unlabelled, dtype=np.float64)
+    unlabelled = _sample(unlabelled, MAX_POOL)
 
-    final = _classifier(multi_label).fit(
-        features, np.asarray(y, dtype=object) if not multi_label else y
+    metrics: dict = {
+        "n_reviews": len(labels),
+        "n_labels": len(classes),
+        "n_unlabelled": 0 if unlabelled is None else len(unlabelled),
+    }
+    truth = [tuple(sorted(items if multi_label else items[:1])) for items in labels]
+    if cross_validate and len(labels) >= 2:
+        single = None if multi_label else [items[0] for items in labels]
+        predicted: list = [()] * len(labels)
+        cv_pool = _sample(unlabelled, CV_MAX_POOL)
+        for train, test in _folds(single, len(labels)).split(features, single):
+            pool = features[test] if cv_pool is None else np.vstack([cv_pool, features[test]])
+            coef, intercept = fit_weights_with_prior(
+                features[train], targets[train], multi_label=multi_label, prior=prior,
+                unlabelled=pool,
+            )
+            for i, decided in zip(test, _predicted_sets(features[test] @ coef.T + intercept,
+                                                        classes, multi_label)):
+                predicted[i] = tuple(sorted(decided))
+        if multi_label:
+            binarizer = MultiLabelBinarizer(classes=classes)
+            y_true, y_pred = binarizer.fit_transform(truth), binarizer.transform(predicted)
+        else:
+            y_true = [items[0] for items in truth]
+            y_pred = [items[0] if items else "" for items in predicted]
+        metrics["cv_accuracy"] = float(accuracy_score(y_true, y_pred))
+        metrics["cv_macro_f1"] = float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+    coef, intercept = fit_weights_with_prior(
+        features, targets, multi_label=multi_label, prior=prior, unlabelled=unlabelled
     )
-    if multi_label:
-        coef = np.vstack([est.coef_ for est in final.estimators_])
-        intercept = np.concatenate([est.intercept_ for est in final.estimators_])
-    else:
-        coef, intercept = final.coef_, final.intercept_
-        classes = [str(c) for c in final.classes_]
     model = LinearModel(
         classes=tuple(classes),
         coef=coef.astype(np.float32),
@@ -116,12 +320,59 @@ def fit_linear_model(
     return model, metrics
 
 
-def train_supervised(store, project_id: int, *, embedding_model: str | None = None):
-    """Train on current reviews, cross-validate, store; returns (LinearModel, metrics)."""
-    from core.models import DEFAULT_EMBEDDING_MODEL, load_sentence_encoder
+# --- document embeddings, cached in memory ------------------------------------------------
+
+# (model id, revision, dtype, document id) -> (dim,) float32 unit vector. Streamlit keeps the
+# process alive, so retraining and the review queue embed each document once.
+_EMBEDDINGS: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_EMBEDDINGS_LIMIT = 100_000  # about 150 MB of 384-dim vectors
+_EMBEDDINGS_LOCK = threading.Lock()
+
+
+def document_embeddings(
+    store,
+    project_id: int,
+    document_ids: list[str],
+    *,
+    embedding_model: str | None = None,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """(len(document_ids), dim) sentence embeddings of stored documents, computed once each."""
+    from core.models import DEFAULT_EMBEDDING_MODEL, dtype_name, load_sentence_encoder
     from core.techniques.embeddings import encode
 
+    loaded = load_sentence_encoder(embedding_model or DEFAULT_EMBEDDING_MODEL, precision=precision)
+    prefix = (loaded.model_id, loaded.revision, dtype_name(loaded.dtype))
+    with _EMBEDDINGS_LOCK:
+        found = {doc: _EMBEDDINGS.get((*prefix, doc)) for doc in document_ids}
+    missing = [doc for doc, vector in found.items() if vector is None]
+    if missing:
+        texts = {doc.id: doc.text for doc in store.get_documents(project_id, missing)}
+        absent = [doc for doc in missing if doc not in texts]
+        if absent:
+            raise KeyError(f"documents not in project {project_id}: {', '.join(absent[:3])}")
+        vectors = encode(loaded, [texts[doc] for doc in missing])
+        with _EMBEDDINGS_LOCK:
+            for doc, vector in zip(missing, vectors):
+                found[doc] = vector
+                _EMBEDDINGS[(*prefix, doc)] = vector
+            while len(_EMBEDDINGS) > _EMBEDDINGS_LIMIT:
+                _EMBEDDINGS.popitem(last=False)
+    dim = loaded.model.get_embedding_dimension()
+    if not document_ids:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.stack([found[doc] for doc in document_ids]).astype(np.float32)
+
+
+def train_supervised(
+    store, project_id: int, *, embedding_model: str | None = None, self_training: bool = True
+):
+    """Train on current reviews (with the zero-shot prior and, when `self_training`, the
+    project's unreviewed documents), cross-validate, store; returns (LinearModel, metrics)."""
+    from core.models import DEFAULT_EMBEDDING_MODEL
+
     settings = project_settings(store.get_project(project_id))
+    multi_label = settings["multi_label"]
     data = training_data(store, project_id)
     if len(data.texts) < MIN_REVIEWS_FOR_SUPERVISED:
         raise NotEnoughReviews(
@@ -129,9 +380,29 @@ def train_supervised(store, project_id: int, *, embedding_model: str | None = No
             f"{MIN_REVIEWS_FOR_SUPERVISED} are needed to train the supervised model"
         )
     embedding_model = embedding_model or DEFAULT_EMBEDDING_MODEL
-    features = encode(load_sentence_encoder(embedding_model), data.texts)
+    features = document_embeddings(
+        store, project_id, data.document_ids, embedding_model=embedding_model
+    )
+    unlabelled = None
+    if self_training:
+        reviewed = set(data.document_ids)
+        pool_ids = [doc for doc in store.document_ids(project_id) if doc not in reviewed]
+        if len(pool_ids) > MAX_POOL:  # a seeded sample: the same documents every retrain
+            picked = np.random.default_rng(0).choice(len(pool_ids), MAX_POOL, replace=False)
+            pool_ids = [pool_ids[i] for i in sorted(picked)]
+        unlabelled = document_embeddings(
+            store, project_id, pool_ids, embedding_model=embedding_model
+        )
+    prior = label_prior(
+        store.load_taxonomy(project_id), multi_label=multi_label, embedding_model=embedding_model
+    )
     model, metrics = fit_linear_model(
-        features, data.labels, multi_label=settings["multi_label"], embedding_model=embedding_model
+        features,
+        data.labels,
+        multi_label=multi_label,
+        embedding_model=embedding_model,
+        prior=prior,
+        unlabelled=unlabelled,
     )
     store.save_trained_model(
         project_id,
@@ -141,6 +412,7 @@ def train_supervised(store, project_id: int, *, embedding_model: str | None = No
             "multi_label": model.multi_label,
             "embedding_model": embedding_model,
             "fingerprint": model.fingerprint,
+            "self_training": self_training,
         },
         metrics=metrics,
         blob=model.to_bytes(),
@@ -164,7 +436,7 @@ def load_supervised(store, project_id: int) -> LinearModel | None:
 # --- ensemble weights (stacking) --------------------------------------------
 
 
-def _stack(
+def stack_results(
     per_technique: Mapping[str, Mapping[str, TextResult]], doc_ids: list[str], labels: list[str]
 ):
     """-> names, scores (T, N, L), present (T, N) bool: technique had a non-abstaining result."""
@@ -181,7 +453,7 @@ def _stack(
     return names, scores, present
 
 
-def _combine(weights: np.ndarray, scores: np.ndarray, present: np.ndarray, multi_label: bool):
+def weighted_average(weights: np.ndarray, scores: np.ndarray, present: np.ndarray, multi_label: bool):
     w = weights[:, None] * present  # (T, N)
     total = w.sum(axis=0)  # (N,)
     mixed = (w[:, :, None] * scores).sum(axis=0) / np.maximum(total, 1e-12)[:, None]
@@ -190,12 +462,12 @@ def _combine(weights: np.ndarray, scores: np.ndarray, present: np.ndarray, multi
     return mixed, total > 0
 
 
-def _fit_weights(scores, present, y, multi_label: bool) -> np.ndarray:
+def fit_technique_weights(scores, present, y, multi_label: bool) -> np.ndarray:
     """Minimise log-loss of the weighted average over non-negative weights (L-BFGS-B)."""
     n_techniques = scores.shape[0]
 
     def loss(weights):
-        mixed, covered = _combine(weights, scores, present, multi_label)
+        mixed, covered = weighted_average(weights, scores, present, multi_label)
         mixed = np.clip(mixed[covered], 1e-6, 1 - 1e-6)
         target = y[covered]
         if multi_label:
@@ -255,7 +527,7 @@ def fit_ensemble_weights(store, project_id: int) -> dict:
         )
     doc_ids = sorted(reviews)
     per_technique = latest_results(store, project_id, doc_ids)
-    names, scores, present = _stack(per_technique, doc_ids, labels)
+    names, scores, present = stack_results(per_technique, doc_ids, labels)
     if not names:
         raise NotEnoughReviews("no technique has been run on the reviewed documents yet")
     y = np.array(
@@ -267,22 +539,22 @@ def fit_ensemble_weights(store, project_id: int) -> dict:
     for train, test in KFold(
         n_splits=min(CV_FOLDS, len(doc_ids)), shuffle=True, random_state=0
     ).split(doc_ids):
-        weights = _fit_weights(scores[:, train], present[:, train], y[train], multi_label)
+        weights = fit_technique_weights(scores[:, train], present[:, train], y[train], multi_label)
         thresholds = None
         if multi_label:
-            mixed_train, _ = _combine(weights, scores[:, train], present[:, train], True)
+            mixed_train, _ = weighted_average(weights, scores[:, train], present[:, train], True)
             thresholds = _fit_thresholds(mixed_train, y[train], labels)
-        mixed, covered = _combine(weights, scores[:, test], present[:, test], multi_label)
+        mixed, covered = weighted_average(weights, scores[:, test], present[:, test], multi_label)
         fitted_scores.append(_score(y[test], mixed, covered, labels, multi_label, thresholds))
-        mixed, covered = _combine(
+        mixed, covered = weighted_average(
             np.ones(len(names)), scores[:, test], present[:, test], multi_label
         )
         equal_scores.append(_score(y[test], mixed, covered, labels, multi_label))
 
-    weights = _fit_weights(scores, present, y, multi_label)
+    weights = fit_technique_weights(scores, present, y, multi_label)
     params = {"weights": {name: float(w) for name, w in zip(names, weights)}}
     if multi_label:
-        mixed, _ = _combine(weights, scores, present, True)
+        mixed, _ = weighted_average(weights, scores, present, True)
         params["thresholds"] = _fit_thresholds(mixed, y, labels)
     metrics = {
         "n_reviews": len(doc_ids),
