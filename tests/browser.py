@@ -207,12 +207,19 @@ def by_key(page, key: str):
     return page.locator(f".st-key-{key}")
 
 
+def assert_no_exception(page) -> None:
+    """No uncaught exception box (Streamlit shows one where a page raised)."""
+    boxes = page.locator("[data-testid='stException']")
+    assert boxes.count() == 0, "the page raised:\n" + "\n".join(boxes.all_inner_texts())
+
+
 def open_page(page, title: str, timeout_ms: int = IDLE_TIMEOUT_MS) -> None:
-    """Click a page in the sidebar navigation (keeps the session, unlike a new URL) and
-    wait for its title."""
+    """Click a page in the sidebar navigation (keeps the session, unlike a new URL), wait
+    for its title and check that it ran without an exception."""
     page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
     page.get_by_role("heading", name=title, level=1).wait_for(timeout=timeout_ms)
     wait_idle(page, timeout_ms)
+    assert_no_exception(page)
 
 
 def choose_option(page, widget_key: str, option: str) -> None:

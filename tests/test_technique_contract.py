@@ -260,5 +260,13 @@ texts_strategy = st.lists(
 )
 @given(taxonomy=small_taxonomies(), texts=st.lists(texts_strategy, min_size=1, max_size=4))
 def test_any_text_and_taxonomy_keep_the_contract(techniques, name, multi_label, taxonomy, texts):
-    results = techniques(name, multi_label).predict(texts, taxonomy)
+    from core.nli import NliModelError
+
+    try:
+        results = techniques(name, multi_label).predict(texts, taxonomy)
+    except NliModelError as exc:
+        # The tiny NLI model has 64 positions: a 40-character description of rare Unicode
+        # can fill them. That is refused with a clear error, never silently mis-scored.
+        assert "leaves no room for the text" in str(exc)
+        return
     assert_contract(results, texts, taxonomy, multi_label)
