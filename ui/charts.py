@@ -35,7 +35,7 @@ def technique_scores_chart(
         }
         for label in labels
     ]
-    height = max(80, 28 * len(labels))
+    height = alt.Step(28)  # per label row; a fixed height also has to hold axes and legend
     y = alt.Y("label:N", sort=list(labels), title=None)
     x = alt.X("score:Q", scale=alt.Scale(domain=[0, 1]), title="score")
     bars = (
@@ -78,7 +78,7 @@ def confusion_heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]]) ->
         for j, predicted in enumerate(labels)
     ]
     frame = pd.DataFrame(rows)
-    side = max(160, 36 * len(labels))
+    side = alt.Step(36)
     base = alt.Chart(frame).encode(
         x=alt.X("predicted:N", sort=list(labels), title="predicted"),
         y=alt.Y("truth:N", sort=list(labels), title="truth"),

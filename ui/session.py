@@ -57,7 +57,14 @@ def select_project(project_id: int | None) -> None:
 
 
 def require_project():
-    """The current project, or stop the page with a pointer to Projects."""
+    """The current project, or stop the page with a pointer to Projects.
+
+    Signs-in and checks the running page's permission first: a page script reached without
+    the router (Streamlit's pages/ fallback) still shows only the sign-in form.
+    """
+    from ui.auth import require_current_page
+
+    require_current_page()
     project = current_project()
     if project is None:
         st.info("Open or create a project first.")
@@ -84,7 +91,8 @@ def render_sidebar() -> None:
         if project is not None:
             st.caption("Project")
             st.markdown(f"**{project.name}**")
-            st.caption(f"{store.count_documents(project.id):,} documents")
+            count = store.count_documents(project.id)
+            st.caption(f"{count:,} document{'' if count == 1 else 's'}")
         if identity.method == "local":
             # No sign-in configured: reviews carry the name typed here (default: the OS user).
             st.text_input("Reviewer", key=REVIEWER_KEY, placeholder=identity.name)
