@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -156,7 +154,6 @@ def test_shown_records_labels_scores_and_every_technique():
 def test_ranking_20k_documents_is_fast():
     rng = np.random.default_rng(0)
     raw = rng.random((4, 20_000, 8))
-    t0 = time.perf_counter()
     t = PredictionTable(
         document_ids=[f"d{i}" for i in range(20_000)],
         labels=[f"l{j}" for j in range(8)],
@@ -340,6 +337,5 @@ def test_loading_and_ranking_20k_documents_from_the_store(db_path):
             technique,
             {doc.id: dict(zip(LABELS, (row / row.sum()).tolist())) for doc, row in zip(docs, raw)},
         )
-    started = time.perf_counter()
     queue = build_queue(store, pid)
     assert len(queue) == 20_000  # speed: bench/review_page.py
