@@ -50,8 +50,11 @@ DATASETS = {
 CHECKPOINTS = (0, 1, 2, 4, 8, 16)  # reviews per label, on average
 BASELINE_TEMPLATE = "This text is about {}."
 # Targets at 8 reviews per label (accuracy, except SMS spam: macro-F1, the classes are 87/13).
-TARGETS_AT_8 = {"bbc_news": ("accuracy", 0.95), "banking77": ("accuracy", 0.88),
-                "sms_spam": ("macro_f1", 0.90)}
+TARGETS_AT_8 = {
+    "bbc_news": ("accuracy", 0.95),
+    "banking77": ("accuracy", 0.88),
+    "sms_spam": ("macro_f1", 0.90),
+}
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Learning curve"
 
@@ -100,7 +103,9 @@ def load_dataset(name: str, data, sample: int | None, precision: str) -> Dataset
 def taxonomy_of(dataset: Dataset):
     from core.taxonomy import Label, Taxonomy
 
-    return Taxonomy(labels=tuple(Label(name, description=readable(name)) for name in dataset.labels))
+    return Taxonomy(
+        labels=tuple(Label(name, description=readable(name)) for name in dataset.labels)
+    )
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -242,7 +247,9 @@ def mean_curve(curves: list[dict[int, dict]]) -> dict[int, dict]:
     return {
         k: {
             "n_reviews": curves[0][k]["n_reviews"],  # the same for every seed
-            **{key: float(np.mean([c[k][key] for c in curves])) for key in ("accuracy", "macro_f1")},
+            **{
+                key: float(np.mean([c[k][key] for c in curves])) for key in ("accuracy", "macro_f1")
+            },
         }
         for k in curves[0]
     }
@@ -275,8 +282,13 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
     rows = []
     for name, r in results.items():
         zero, base = r["active"][0]["accuracy"], r["zero_shot_baseline"]["accuracy"]
-        rows.append((f"{name}: 0 reviews beats plain zero-shot (accuracy)",
-                     f"{zero:.3f} vs {base:.3f}", zero > base))
+        rows.append(
+            (
+                f"{name}: 0 reviews beats plain zero-shot (accuracy)",
+                f"{zero:.3f} vs {base:.3f}",
+                zero > base,
+            )
+        )
     for name, r in results.items():
         metric, goal = TARGETS_AT_8[name]
         value = r["active"][8][metric]
@@ -285,10 +297,20 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
     for name, r in results.items():
         active8, random16 = r["active"][8]["accuracy"], r["random"][16]["accuracy"]
         halves += active8 >= random16
-        rows.append((f"{name}: active 8/label reaches random 16/label (accuracy)",
-                     f"{active8:.3f} vs {random16:.3f}", active8 >= random16))
-    rows.append(("active learning halves the reviews on >= 2 data sets",
-                 f"{halves} of {len(results)}", halves >= 2))
+        rows.append(
+            (
+                f"{name}: active 8/label reaches random 16/label (accuracy)",
+                f"{active8:.3f} vs {random16:.3f}",
+                active8 >= random16,
+            )
+        )
+    rows.append(
+        (
+            "active learning halves the reviews on >= 2 data sets",
+            f"{halves} of {len(results)}",
+            halves >= 2,
+        )
+    )
     return rows
 
 
@@ -320,8 +342,11 @@ def render(results: dict, info: dict, args, seconds: float) -> str:
                 f"| {b['accuracy']:.3f} | {b['macro_f1']:.3f} |"
             )
     lines += ["", "Baselines (accuracy / macro-F1):", ""]
-    lines += ["| data set | zero-shot \"This text is about {label}.\" | plain LR 8/label (random) "
-              "| plain LR 16/label (random) |", "|---|---|---|---|"]
+    lines += [
+        '| data set | zero-shot "This text is about {label}." | plain LR 8/label (random) '
+        "| plain LR 16/label (random) |",
+        "|---|---|---|---|",
+    ]
     for name, r in results.items():
         z, p8, p16 = r["zero_shot_baseline"], r["plain_lr"][8], r["plain_lr"][16]
         lines.append(

@@ -113,7 +113,9 @@ def priority(
     disagreement_weight: float = DISAGREEMENT_WEIGHT,
 ) -> np.ndarray:
     """(N,) uncertainty + disagreement_weight * disagreement: higher = review sooner."""
-    value = uncertainty(probabilities, multi_label=multi_label, threshold=threshold, covered=covered)
+    value = uncertainty(
+        probabilities, multi_label=multi_label, threshold=threshold, covered=covered
+    )
     if technique_scores is not None and len(technique_scores):
         if present is None:
             present = np.ones(np.asarray(technique_scores).shape[:2], dtype=bool)
@@ -207,7 +209,10 @@ def priority_order(
     n_docs = scores.shape[0]
     allowed = np.ones(n_docs, dtype=bool) if candidates is None else np.asarray(candidates, bool)
     head = select_batch(
-        scores, embeddings, min(diverse_head, int(allowed.sum())), candidates=allowed,
+        scores,
+        embeddings,
+        min(diverse_head, int(allowed.sum())),
+        candidates=allowed,
         redundancy=redundancy,
     )
     rest_mask = allowed.copy()
@@ -261,7 +266,9 @@ def active_queue(
         try:
             from core.learn import document_embeddings
 
-            embedded = document_embeddings(store, project_id, [table.document_ids[i] for i in window])
+            embedded = document_embeddings(
+                store, project_id, [table.document_ids[i] for i in window]
+            )
             vectors = np.zeros((len(table.document_ids), embedded.shape[1]))
             vectors[window] = embedded
         except Exception as error:  # a missing model must not break the review queue
@@ -300,7 +307,9 @@ class RefreshPolicy:
         if n_reviews_at_last_model is None:
             return n_reviews >= self.min_reviews
         grown = n_reviews - n_reviews_at_last_model
-        return grown >= max(self.min_new_reviews, math.ceil(self.min_growth * n_reviews_at_last_model))
+        return grown >= max(
+            self.min_new_reviews, math.ceil(self.min_growth * n_reviews_at_last_model)
+        )
 
 
 @dataclass

@@ -295,11 +295,15 @@ def fit_linear_model(
         for train, test in _folds(single, len(labels)).split(features, single):
             pool = features[test] if cv_pool is None else np.vstack([cv_pool, features[test]])
             coef, intercept = fit_weights_with_prior(
-                features[train], targets[train], multi_label=multi_label, prior=prior,
+                features[train],
+                targets[train],
+                multi_label=multi_label,
+                prior=prior,
                 unlabelled=pool,
             )
-            for i, decided in zip(test, _predicted_sets(features[test] @ coef.T + intercept,
-                                                        classes, multi_label)):
+            for i, decided in zip(
+                test, _predicted_sets(features[test] @ coef.T + intercept, classes, multi_label)
+            ):
                 predicted[i] = tuple(sorted(decided))
         if multi_label:
             binarizer = MultiLabelBinarizer(classes=classes)
@@ -456,7 +460,9 @@ def stack_results(
     return names, scores, present
 
 
-def weighted_average(weights: np.ndarray, scores: np.ndarray, present: np.ndarray, multi_label: bool):
+def weighted_average(
+    weights: np.ndarray, scores: np.ndarray, present: np.ndarray, multi_label: bool
+):
     w = weights[:, None] * present  # (T, N)
     total = w.sum(axis=0)  # (N,)
     mixed = (w[:, :, None] * scores).sum(axis=0) / np.maximum(total, 1e-12)[:, None]

@@ -24,7 +24,7 @@ from core.taxonomy import Keyword, Taxonomy, validate
 from core.textmatch import KeywordMatcher, match_key, term_forms
 
 WILSON_Z = 1.64  # one-sided 95% lower bound
-_TOKEN_PATTERN = r"(?u)\b[^\W\d_]\w+\b"  # words of 2+ characters starting with a letter
+_TOKEN_PATTERN = r"(?u)\b[^\W\d_]\w+\b"  # noqa: S105 -- words of 2+ characters starting with a letter
 
 
 @dataclass(frozen=True)
