@@ -184,3 +184,74 @@ def test_maybe_refresh_trains_in_the_background_and_only_when_reviews_grew(db_pa
         assert again is not None
         again.result(timeout=120)
         assert store.latest_trained_model(project.id, "supervised").n_reviews == 9
+
+
+# --- learning from few reviews (core.learn: zero-shot prior + self-training) -----------------
+
+
+def three_label_prior(dim=6):
+    from core.learn import LabelPrior
+
+    centres = np.eye(dim)[:3]
+    return LabelPrior(classes=("a", "b", "c"), coef=centres / 0.1, intercept=np.zeros(3)), centres
+
+
+def test_without_reviews_the_model_is_the_zero_shot_prior():
+    from core.learn import fit_weights_with_prior
+
+    prior, _ = three_label_prior()
+    coef, intercept = fit_weights_with_prior(
+        np.zeros((0, 6)), np.zeros((0, 3)), multi_label=False, prior=prior
+    )
+    assert np.allclose(coef, prior.coef) and np.allclose(intercept, prior.intercept)
+
+
+def test_a_label_nobody_reviewed_yet_is_still_predicted_through_the_prior():
+    from core.learn import fit_linear_model
+
+    prior, centres = three_label_prior()
+    rng = np.random.default_rng(0)
+    reviewed, labels = clusters(rng, centres[:2], [5, 5], noise=0.05)
+    model, _ = fit_linear_model(
+        reviewed, [["a"]] * 5 + [["b"]] * 5, multi_label=False, embedding_model="m",
+        prior=prior, cross_validate=False,
+    )
+    assert model.classes == ("a", "b", "c")
+    near_c = centres[2] + 0.05 * rng.standard_normal(6)
+    assert model.classes[int(model.probabilities(near_c[None]).argmax())] == "c"
+
+
+def test_self_training_moves_a_misplaced_prior_boundary_into_the_gap_between_clusters():
+    from core.learn import LabelPrior, fit_linear_model
+
+    rng = np.random.default_rng(0)
+    documents = np.vstack([rng.normal([-1, 0], 0.3, (200, 2)), rng.normal([1, 0], 0.3, (200, 2))])
+    truth = np.repeat([0, 1], 200)
+    # The zero-shot boundary sits at x = 0.6, inside cluster "b"; the gap is at x = 0.
+    prior = LabelPrior(
+        classes=("a", "b"), coef=np.array([[-5.0, 0.0], [5.0, 0.0]]), intercept=np.array([3.0, -3.0])
+    )
+
+    def accuracy(pool):
+        model, _ = fit_linear_model(
+            np.zeros((0, 2)), [], multi_label=False, embedding_model="m", prior=prior,
+            unlabelled=pool, cross_validate=False,
+        )
+        return (model.probabilities(documents).argmax(axis=1) == truth).mean()
+
+    assert accuracy(None) < 0.96
+    assert accuracy(documents) > 0.99
+
+
+def test_multi_label_fit_with_a_prior_gives_independent_label_probabilities():
+    from core.learn import LabelPrior, fit_linear_model
+
+    centres = np.eye(4)[:2]
+    prior = LabelPrior(classes=("a", "b"), coef=centres / 0.1, intercept=np.full(2, -3.0))
+    features = np.array([[1.0, 1.0, 0, 0], [1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]])
+    model, _ = fit_linear_model(
+        features, [["a", "b"], ["a"], ["b"], []], multi_label=True, embedding_model="m",
+        prior=prior, cross_validate=False,
+    )
+    both = model.probabilities(np.array([[1.0, 1.0, 0, 0]]))[0]
+    assert model.multi_label and (both > 0.5).all()
