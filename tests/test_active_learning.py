@@ -213,8 +213,12 @@ def test_a_label_nobody_reviewed_yet_is_still_predicted_through_the_prior():
     rng = np.random.default_rng(0)
     reviewed, labels = clusters(rng, centres[:2], [5, 5], noise=0.05)
     model, _ = fit_linear_model(
-        reviewed, [["a"]] * 5 + [["b"]] * 5, multi_label=False, embedding_model="m",
-        prior=prior, cross_validate=False,
+        reviewed,
+        [["a"]] * 5 + [["b"]] * 5,
+        multi_label=False,
+        embedding_model="m",
+        prior=prior,
+        cross_validate=False,
     )
     assert model.classes == ("a", "b", "c")
     near_c = centres[2] + 0.05 * rng.standard_normal(6)
@@ -229,13 +233,20 @@ def test_self_training_moves_a_misplaced_prior_boundary_into_the_gap_between_clu
     truth = np.repeat([0, 1], 200)
     # The zero-shot boundary sits at x = 0.6, inside cluster "b"; the gap is at x = 0.
     prior = LabelPrior(
-        classes=("a", "b"), coef=np.array([[-5.0, 0.0], [5.0, 0.0]]), intercept=np.array([3.0, -3.0])
+        classes=("a", "b"),
+        coef=np.array([[-5.0, 0.0], [5.0, 0.0]]),
+        intercept=np.array([3.0, -3.0]),
     )
 
     def accuracy(pool):
         model, _ = fit_linear_model(
-            np.zeros((0, 2)), [], multi_label=False, embedding_model="m", prior=prior,
-            unlabelled=pool, cross_validate=False,
+            np.zeros((0, 2)),
+            [],
+            multi_label=False,
+            embedding_model="m",
+            prior=prior,
+            unlabelled=pool,
+            cross_validate=False,
         )
         return (model.probabilities(documents).argmax(axis=1) == truth).mean()
 
@@ -250,8 +261,12 @@ def test_multi_label_fit_with_a_prior_gives_independent_label_probabilities():
     prior = LabelPrior(classes=("a", "b"), coef=centres / 0.1, intercept=np.full(2, -3.0))
     features = np.array([[1.0, 1.0, 0, 0], [1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]])
     model, _ = fit_linear_model(
-        features, [["a", "b"], ["a"], ["b"], []], multi_label=True, embedding_model="m",
-        prior=prior, cross_validate=False,
+        features,
+        [["a", "b"], ["a"], ["b"], []],
+        multi_label=True,
+        embedding_model="m",
+        prior=prior,
+        cross_validate=False,
     )
     both = model.probabilities(np.array([[1.0, 1.0, 0, 0]]))[0]
     assert model.multi_label and (both > 0.5).all()
