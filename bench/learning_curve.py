@@ -385,7 +385,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--step", type=int, help="reviews per retrain (default: labels / 2)")
     parser.add_argument("--checkpoints", default=",".join(map(str, CHECKPOINTS)))
     parser.add_argument("--precision", default="bf16" if cpu_supports_bf16() else "fp32")
-    parser.add_argument("--write-docs", action="store_true", help=f"update {SECTION!r} in docs")
+    parser.add_argument(
+        "--write-docs",
+        action="store_true",
+        help=f"rewrite the {SECTION!r} section of docs/benchmarks.md",
+    )
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
     args.checkpoints = [int(k) for k in args.checkpoints.split(",")]

@@ -304,8 +304,9 @@ def cmd_stats(args) -> int:
 
 def cmd_backup(args) -> int:
     """A consistent copy of the whole database, safe while the app is writing."""
-    import sqlite3
     from datetime import UTC, datetime
+
+    from core.store import Store
 
     store = _store(args)
     dest = Path(args.dest).expanduser()
@@ -317,12 +318,12 @@ def cmd_backup(args) -> int:
             f"{dest} already exists; pass --overwrite to replace it, or pick another name"
         )
     written = store.backup(dest)
-    check = sqlite3.connect(f"{written.as_uri()}?mode=ro", uri=True)
+    copy = Store(written)
     try:
-        problems = [row[0] for row in check.execute("PRAGMA integrity_check")]
+        problems = copy.integrity_check()
     finally:
-        check.close()
-    if problems != ["ok"]:
+        copy.close()
+    if problems != "ok":
         print(
             f"error: the copy at {written} fails its integrity check: {problems}", file=sys.stderr
         )
