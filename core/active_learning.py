@@ -37,7 +37,7 @@ DISAGREEMENT_WEIGHT = 0.5
 REDUNDANCY = 0.5  # priority lost per unit of cosine similarity to an already-picked document
 WINDOW = 10  # candidates considered per pick: WINDOW * batch size (at least MIN_WINDOW)
 MIN_WINDOW = 50
-DIVERSE_HEAD = 100  # priority_order diversifies this many leading documents, then plain priority
+DIVERSE_HEAD = 20  # priority_order diversifies this many leading documents, then plain priority
 
 
 # --- scores (pure) ------------------------------------------------------------------------------
@@ -256,7 +256,8 @@ def active_queue(
         covered=table.covered,
         disagreement_weight=disagreement_weight,
     )
-    # Only the leading window needs vectors: embed those documents, not the whole project.
+    # Only the window select_batch looks at needs vectors (WINDOW * diverse_head documents,
+    # the same ranking): embed those, not the whole project.
     window_size = max(WINDOW * diverse_head, MIN_WINDOW)
     pool = np.flatnonzero(candidates)
     window = pool[np.lexsort((pool, -scores[pool]))][:window_size]
@@ -273,8 +274,6 @@ def active_queue(
             vectors[window] = embedded
         except Exception as error:  # a missing model must not break the review queue
             log.warning("active learning: embeddings unavailable (%s); using scores", error)
-    in_window = np.zeros(len(table.document_ids), dtype=bool)
-    in_window[window] = True
     order = priority_order(
         table.ensemble,
         table.scores,

@@ -270,3 +270,42 @@ def test_multi_label_fit_with_a_prior_gives_independent_label_probabilities():
     )
     both = model.probabilities(np.array([[1.0, 1.0, 0, 0]]))[0]
     assert model.multi_label and (both > 0.5).all()
+
+
+def test_active_queue_puts_disputed_unreviewed_documents_first(db_path):
+    from core.active_learning import active_queue
+    from core.engine import run_techniques
+    from core.taxonomy import Keyword
+    from core.techniques import create_technique
+
+    taxonomy = Taxonomy(
+        labels=(
+            Label("billing", keywords=(Keyword("refund"),), patterns=(r"\binvoice\b",)),
+            Label("shipping", keywords=(Keyword("parcel"),), patterns=(r"\bcourier\b",)),
+        )
+    )
+    texts = [
+        "refund please",  # lexicon only: billing
+        "parcel lost",  # lexicon only: shipping
+        "refund the courier fee",  # lexicon billing, rules shipping: disputed
+        "invoice for the parcel",  # rules billing, lexicon shipping: disputed, but reviewed
+        "hello there",  # nobody votes: unknown, maximally uncertain
+    ]
+    documents = [Document.from_text(text) for text in texts]
+    with Store(db_path) as store:
+        project = store.create_project("queue")
+        store.save_taxonomy(project.id, taxonomy)
+        store.add_documents(
+            project.id, documents, filename="t.txt", format="txt", encoding="utf-8", sha256="x"
+        )
+        run_techniques(store, project.id, [create_technique("rules"), create_technique("lexicon")])
+        store.add_review(
+            project.id, documents[3].id, reviewer="ann", decision="correct", labels=["billing"]
+        )
+        queue = active_queue(store, project.id, use_embeddings=False)
+        with_embeddings = active_queue(store, project.id)  # MiniLM vectors for diversity
+    ids = [doc.id for doc in documents]
+    assert documents[3].id not in queue
+    # disputed and split 50/50: 1 + 0.5 * 1/2; then unscored: uncertainty 1, nobody to dispute
+    assert queue[:2] == [ids[2], ids[4]]
+    assert set(queue) == set(with_embeddings) == {ids[0], ids[1], ids[2], ids[4]}
