@@ -6,7 +6,7 @@ each segment is marked with the most specific span covering it (the shortest;
 the first given on ties), and neighbouring segments marked by the same span
 are joined. Every piece of text, label and tooltip goes through
 `html.escape(quote=True)`, and colours are checked against `#rrggbb`, so the
-result is safe for `st.html` / `st.markdown(unsafe_allow_html=True)`.
+result is safe to hand to `st.html`.
 Stripping the tags and unescaping gives back the text exactly.
 """
 

@@ -22,7 +22,7 @@ from core.techniques import get_technique, known_techniques
 from core.techniques.zero_shot import DEFAULT_TEMPLATE
 from ui import classify_ui
 from ui.auth import require
-from ui.session import get_store, require_project
+from ui.session import get_store, require_project, require_taxonomy
 
 DEFAULT_TECHNIQUES = ("rules", "lexicon", "embeddings")
 NER_BACKENDS = ("spacy+patterns", "patterns", "spacy", "transformers+patterns", "transformers")
@@ -31,11 +31,7 @@ st.title("Classify")
 require("classify")  # checked on every run, server-side
 project = require_project()
 store = get_store()
-taxonomy = store.load_taxonomy(project.id)
-if not taxonomy.labels:
-    st.info("This project has no labels yet. Define them on the Taxonomy page.")
-    st.page_link("pages/taxonomy.py", label="Go to Taxonomy", icon=":material/sell:")
-    st.stop()
+taxonomy = require_taxonomy(store, project)
 n_documents = store.count_documents(project.id)
 if not n_documents:
     st.info("No documents yet. Upload some first.")

@@ -5,17 +5,13 @@ import streamlit as st
 from core.results import project_settings
 from ui import review_ui
 from ui.auth import require
-from ui.session import get_store, require_project
+from ui.session import get_store, require_project, require_taxonomy
 
 st.title("Review")
 require("review")  # checked on every run, server-side
 project = require_project()
 store = get_store()
-taxonomy = store.load_taxonomy(project.id)
-if not taxonomy.labels:
-    st.info("This project has no labels yet. Define them on the Taxonomy page.")
-    st.page_link("pages/taxonomy.py", label="Go to Taxonomy", icon=":material/sell:")
-    st.stop()
+taxonomy = require_taxonomy(store, project)
 settings = project_settings(project)
 
 total = store.count_documents(project.id)

@@ -73,6 +73,16 @@ def require_project():
     return project
 
 
+def require_taxonomy(store, project):
+    """The project's taxonomy, or stop the page with a pointer to Taxonomy when it has no labels."""
+    taxonomy = store.load_taxonomy(project.id)
+    if not taxonomy.labels:
+        st.info("This project has no labels yet. Define them on the Taxonomy page.")
+        st.page_link("pages/taxonomy.py", label="Go to Taxonomy", icon=":material/sell:")
+        st.stop()
+    return taxonomy
+
+
 def reviewer_name() -> str:
     """Who is reviewing: the signed-in identity when auth is on, else the sidebar's name."""
     identity = current_identity()

@@ -6,7 +6,8 @@ from core.techniques.base import ModelInfo, Span, Technique, TextResult
 
 _REGISTRY: dict[str, type[Technique]] = {}
 
-# Built-in technique modules, each registering one technique.
+# Built-in techniques: each lives in core/techniques/<name>.py and registers itself on import.
+# A module is imported only when its technique is asked for, so `-t rules` never loads torch.
 BUILTIN_MODULES = (
     "rules",
     "lexicon",
@@ -32,27 +33,21 @@ def register(cls: type[Technique]) -> type[Technique]:
     return cls
 
 
-def _load_builtins() -> None:
-    # Imported on first use so that `import core.techniques` stays cheap; the
-    # model techniques import torch/transformers only when they load a model.
-    import importlib
-
-    for module in BUILTIN_MODULES:
-        importlib.import_module(f"core.techniques.{module}")
-
-
 def known_techniques() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """Built-in and registered plug-in names, without importing any technique module."""
+    return sorted(set(BUILTIN_MODULES) | set(_REGISTRY))
 
 
 def get_technique(name: str) -> type[Technique]:
-    _load_builtins()
+    if name not in _REGISTRY and name in BUILTIN_MODULES:
+        import importlib
+
+        importlib.import_module(f"core.techniques.{name}")
     try:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownTechniqueError(
-            f"unknown technique {name!r}; known techniques are: {', '.join(sorted(_REGISTRY))}"
+            f"unknown technique {name!r}; known techniques are: {', '.join(known_techniques())}"
         ) from None
 
 
