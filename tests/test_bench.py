@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bench.common import PeakRss, markdown_table
@@ -76,9 +78,14 @@ def test_markdown_table_has_a_row_per_entry_and_dashes_for_none():
 
 
 def test_peak_rss_sees_memory_allocated_while_it_samples():
+    # The sampler thread needs the GIL, which allocation and page-touching hold, so the
+    # block stays alive (sleeping releases the GIL) until a sample has seen it.
     with PeakRss(interval=0.001) as rss:
         start = rss.peak
         block = bytearray(64 * 1024 * 1024)
         block[::4096] = b"x" * len(block[::4096])  # touch every page
+        deadline = time.monotonic() + 10
+        while rss.peak - start < 48 * 1024 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.01)
         del block
     assert rss.peak - start >= 48 * 1024 * 1024

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+import core.techniques as techniques_registry
 from core.documents import Document
 from core.engine import run_techniques
 from core.learn import NotEnoughReviews, fit_ensemble_weights, load_supervised, train_supervised
 from core.store import Store
 from core.taxonomy import Keyword, Label, Taxonomy
-from core.techniques import create_technique, register
+from core.techniques import create_technique
 from core.techniques.base import Technique, TextResult
 
 TAXONOMY = Taxonomy(
@@ -56,7 +57,6 @@ SHIPPING = [
 ]
 
 
-@register
 class AlwaysWrong(Technique):
     """A technique that confidently picks the wrong label: its fitted weight must go down."""
 
@@ -70,6 +70,13 @@ class AlwaysWrong(Technique):
                 TextResult(scores={n: (0.95 if n == wrong else 0.05) for n in taxonomy.names})
             )
         return out
+
+
+@pytest.fixture(autouse=True)
+def always_wrong_registered(monkeypatch):
+    """Registered for this module's tests only: the registry is process-global and
+    other modules (the technique contract) iterate over every registered name."""
+    monkeypatch.setitem(techniques_registry._REGISTRY, AlwaysWrong.name, AlwaysWrong)
 
 
 @pytest.fixture
