@@ -7,8 +7,7 @@ pickle) in the store's `trained_models` table, so they can be shown and reused.
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -327,13 +326,7 @@ def fit_linear_model(
     return model, metrics
 
 
-# --- document embeddings, cached in memory ------------------------------------------------
-
-# (model id, revision, dtype, document id) -> (dim,) float32 unit vector. Streamlit keeps the
-# process alive, so retraining and the review queue embed each document once.
-_EMBEDDINGS: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_EMBEDDINGS_LIMIT = 100_000  # about 150 MB of 384-dim vectors
-_EMBEDDINGS_LOCK = threading.Lock()
+# --- document embeddings -------------------------------------------------------------
 
 
 def document_embeddings(
@@ -344,31 +337,14 @@ def document_embeddings(
     embedding_model: str | None = None,
     precision: str = "fp32",
 ) -> np.ndarray:
-    """(len(document_ids), dim) sentence embeddings of stored documents, computed once each."""
-    from core.models import DEFAULT_EMBEDDING_MODEL, dtype_name, load_sentence_encoder
-    from core.techniques.embeddings import encode
+    """(len(document_ids), dim) sentence embeddings of stored documents, each computed once
+    per process (`core.embedding_cache`, shared with the embeddings and supervised techniques)."""
+    from core.embedding_cache import cached_encode
+    from core.models import DEFAULT_EMBEDDING_MODEL, load_sentence_encoder
 
     loaded = load_sentence_encoder(embedding_model or DEFAULT_EMBEDDING_MODEL, precision=precision)
-    prefix = (loaded.model_id, loaded.revision, dtype_name(loaded.dtype))
-    with _EMBEDDINGS_LOCK:
-        found = {doc: _EMBEDDINGS.get((*prefix, doc)) for doc in document_ids}
-    missing = [doc for doc, vector in found.items() if vector is None]
-    if missing:
-        texts = {doc.id: doc.text for doc in store.get_documents(project_id, missing)}
-        absent = [doc for doc in missing if doc not in texts]
-        if absent:
-            raise KeyError(f"documents not in project {project_id}: {', '.join(absent[:3])}")
-        vectors = encode(loaded, [texts[doc] for doc in missing])
-        with _EMBEDDINGS_LOCK:
-            for doc, vector in zip(missing, vectors):
-                found[doc] = vector
-                _EMBEDDINGS[(*prefix, doc)] = vector
-            while len(_EMBEDDINGS) > _EMBEDDINGS_LIMIT:
-                _EMBEDDINGS.popitem(last=False)
-    dim = loaded.model.get_embedding_dimension()
-    if not document_ids:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.stack([found[doc] for doc in document_ids]).astype(np.float32)
+    documents = store.get_documents(project_id, document_ids)  # unknown ids raise
+    return cached_encode(loaded, [doc.text for doc in documents])
 
 
 def train_supervised(

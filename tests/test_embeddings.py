@@ -9,6 +9,7 @@ from hypothesis.extra.numpy import arrays
 from core.models import load_sentence_encoder
 from core.taxonomy import Keyword, Label, Taxonomy
 from core.techniques.embeddings import (
+    DEFAULT_TEMPLATES,
     Embeddings,
     calibrate_temperature,
     encode,
@@ -176,6 +177,35 @@ def test_examples_change_the_config_hash():
     plain = Embeddings()
     taught = Embeddings(examples={"refund request": ["money back please"]})
     assert plain.config_hash(TAXONOMY) != taught.config_hash(TAXONOMY)
+
+
+@pytest.mark.slow
+def test_a_label_vector_is_the_mean_of_its_description_in_each_template(technique, encoder):
+    descriptions = [label.prototype for label in TAXONOMY.labels]
+    expected = np.stack(
+        [
+            encode(encoder, [template.format(d) for template in DEFAULT_TEMPLATES]).mean(axis=0)
+            for d in descriptions
+        ]
+    )
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(technique.label_vectors(TAXONOMY), expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_without_templates_a_label_is_its_bare_description(encoder):
+    bare = Embeddings(templates=())
+    descriptions = [label.prototype for label in TAXONOMY.labels]
+    np.testing.assert_allclose(
+        bare.label_vectors(TAXONOMY), encode(encoder, descriptions), atol=1e-6
+    )
+    assert bare.config_hash(TAXONOMY) != Embeddings().config_hash(TAXONOMY)
+
+
+@pytest.mark.parametrize("template", ["no slot", "{} and {}", "{label}"])
+def test_a_template_without_exactly_one_slot_is_refused(template):
+    with pytest.raises(ValueError, match="exactly one"):
+        Embeddings(templates=(template,))
 
 
 def test_keywords_join_the_prototype_only_when_asked():

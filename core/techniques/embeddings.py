@@ -1,7 +1,8 @@
 """Embeddings: cosine similarity of each text to each label's prototype, as probabilities.
 
-A label's vector is the sentence embedding of its prototype (description, optionally
-plus its keywords), optionally blended with the mean embedding of reviewed examples.
+A label's vector is the normalised mean sentence embedding of its prototype (description,
+optionally plus its keywords) placed in a few sentence templates ("This text is about {}."
+...), optionally blended with the mean embedding of reviewed examples.
 Similarities become probabilities with a temperature T:
 single-label  p = softmax(cos / T) over the labels;
 multi-label   p = sigmoid((cos - threshold) / T), independently per label.
@@ -32,6 +33,15 @@ from core.techniques import register
 from core.techniques.base import ModelInfo, Technique, TextResult
 
 _SUPPORTED_POOLING = ("mean", "cls", "max")
+# A label's vector is the mean of its prototype embedded in each of these sentences ("{}" is
+# the prototype). Averaging a few phrasings smooths out the quirks of any single one; one set
+# for every taxonomy (measured in bench/learning_curve.py: BBC 0.786 -> 0.844, SMS spam 0.615 ->
+# 0.652, banking77 0.621 -> 0.614 zero-shot accuracy against the bare description).
+DEFAULT_TEMPLATES = (
+    "This text is about {}.",
+    "This document is about {}.",
+    "This message is about {}.",
+)
 
 
 # --- encoding -------------------------------------------------------------------------------
@@ -267,6 +277,35 @@ def prototype_embeddings(
     return vectors
 
 
+def check_templates(templates: Sequence[str]) -> tuple[str, ...]:
+    """The label templates, validated: each holds exactly one "{}" (where the prototype goes)."""
+    templates = tuple(templates)
+    for template in templates:
+        if not isinstance(template, str) or template.count("{}") != 1:
+            raise ValueError(
+                f"embeddings: template {template!r} must contain exactly one '{{}}' where the "
+                'label\'s description goes, e.g. "This text is about {}."'
+            )
+    return templates
+
+
+def templated_label_vectors(
+    loaded: LoadedModel,
+    prototypes: Sequence[str],
+    templates: Sequence[str],
+    *,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """(n_labels, dim) unit vectors: per prototype, the normalised mean embedding of the
+    prototype placed in each template (the bare prototype when `templates` is empty)."""
+    if not templates:
+        return prototype_embeddings(loaded, prototypes, batch_size=batch_size)
+    texts = [template.format(prototype) for prototype in prototypes for template in templates]
+    vectors = prototype_embeddings(loaded, texts, batch_size=batch_size)
+    grouped = vectors.reshape(len(prototypes), len(templates), -1).mean(axis=1)
+    return _normalise_rows(grouped)
+
+
 def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return matrix / np.clip(norms, 1e-12, None)
@@ -290,6 +329,7 @@ class Embeddings(Technique):
         precision: str = "fp32",
         batch_size: int = 64,
         use_keywords: bool = False,
+        templates: Sequence[str] = DEFAULT_TEMPLATES,
         temperature: float = 0.05,
         threshold: float = 0.3,
         max_length: int | None = None,
@@ -307,6 +347,7 @@ class Embeddings(Technique):
             precision=precision,
             batch_size=batch_size,
             use_keywords=use_keywords,
+            templates=list(check_templates(templates)),
             temperature=temperature,
             threshold=threshold,
             max_length=max_length,
@@ -349,7 +390,9 @@ class Embeddings(Technique):
             prototype_text(label, use_keywords=self.options["use_keywords"])
             for label in taxonomy.labels
         ]
-        vectors = prototype_embeddings(self.loaded, texts, batch_size=batch_size)
+        vectors = templated_label_vectors(
+            self.loaded, texts, self.options["templates"], batch_size=batch_size
+        )
         unknown = sorted(set(self.examples) - set(taxonomy.names))
         if unknown:
             raise ValueError(
@@ -372,7 +415,9 @@ class Embeddings(Technique):
 
     def similarities(self, texts: Sequence[str], taxonomy: Taxonomy) -> np.ndarray:
         """(n_texts, n_labels) cosine similarities."""
-        text_vectors = encode(
+        from core.embedding_cache import cached_encode
+
+        text_vectors = cached_encode(
             self.loaded,
             list(texts),
             batch_size=self.options["batch_size"],
@@ -399,10 +444,12 @@ class Embeddings(Technique):
 
 
 __all__ = [
+    "DEFAULT_TEMPLATES",
     "Embeddings",
     "calibrate_temperature",
     "encode",
     "prototype_embeddings",
     "prototype_text",
     "similarities_to_probabilities",
+    "templated_label_vectors",
 ]

@@ -122,11 +122,11 @@ class Supervised(Technique):
         )
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
-        from core.techniques.embeddings import encode
+        from core.embedding_cache import cached_encode
 
         if not texts:
             return []
-        features = encode(self._encoder(), list(texts), batch_size=self.batch_size)
+        features = cached_encode(self._encoder(), list(texts), batch_size=self.batch_size)
         probabilities = self.trained.probabilities(features)
         index = {name: i for i, name in enumerate(self.trained.classes)}
         results = []

@@ -1,0 +1,133 @@
+"""The process-wide embedding cache, on the real packaged MiniLM and a real store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import embedding_cache
+from core.documents import Document
+from core.embedding_cache import cached_encode, peek
+from core.engine import run_techniques
+from core.learn import document_embeddings, train_supervised
+from core.models import DEFAULT_EMBEDDING_MODEL, load_sentence_encoder
+from core.store import Store
+from core.taxonomy import Label, Taxonomy
+from core.techniques import create_technique
+from core.techniques.embeddings import encode
+
+pytestmark = pytest.mark.slow
+
+TEXTS = [
+    "Please refund the second charge on invoice 4411",
+    "The courier left my parcel at the wrong address",
+    "Please refund the second charge on invoice 4411",  # a repeat
+    "Our sync moves to Thursday",
+]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return load_sentence_encoder()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    embedding_cache.clear()
+    yield
+    embedding_cache.clear()
+
+
+@pytest.fixture
+def forward_rows(encoder):
+    """Rows (texts) the transformer has run on since the fixture started."""
+    seen: list[int] = []
+    handle = encoder.model[0].auto_model.register_forward_hook(
+        lambda module, args, kwargs, output: seen.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True,
+    )
+    yield seen
+    handle.remove()
+
+
+def test_cached_vectors_equal_a_fresh_encode_in_input_order(encoder):
+    np.testing.assert_allclose(cached_encode(encoder, TEXTS), encode(encoder, TEXTS), atol=1e-6)
+    again = cached_encode(encoder, list(reversed(TEXTS)))
+    np.testing.assert_allclose(again, encode(encoder, list(reversed(TEXTS))), atol=1e-6)
+
+
+def test_only_texts_not_seen_before_reach_the_model(encoder, forward_rows):
+    cached_encode(encoder, TEXTS)
+    assert sum(forward_rows) == 3  # the repeat is encoded once
+    forward_rows.clear()
+    cached_encode(encoder, TEXTS)
+    assert forward_rows == []
+    cached_encode(encoder, [*TEXTS, "A text the cache has not seen"])
+    assert sum(forward_rows) == 1
+    assert embedding_cache.cached_count() == 4
+
+
+def test_each_precision_has_its_own_entries(encoder):
+    bf16 = load_sentence_encoder(precision="bf16")
+    cached_encode(encoder, TEXTS[:1])
+    cached_encode(bf16, TEXTS[:1])
+    assert embedding_cache.cached_count() == 2
+
+
+def test_peek_answers_only_when_every_text_is_cached_and_computes_nothing(encoder, forward_rows):
+    assert peek(DEFAULT_EMBEDDING_MODEL, TEXTS[:2]) is None
+    cached_encode(encoder, TEXTS[:1])
+    assert peek(DEFAULT_EMBEDDING_MODEL, TEXTS[:2]) is None
+    cached_encode(encoder, TEXTS[:2])
+    expected = encode(encoder, TEXTS[:2])
+    forward_rows.clear()
+    np.testing.assert_allclose(peek(DEFAULT_EMBEDDING_MODEL, TEXTS[:2]), expected, atol=1e-6)
+    assert peek("some/other-model", TEXTS[:2]) is None
+    assert forward_rows == []
+
+
+def test_least_recently_used_entries_go_beyond_the_limit(encoder, monkeypatch, forward_rows):
+    monkeypatch.setattr(embedding_cache, "LIMIT", 2)
+    cached_encode(encoder, ["first", "second"])
+    cached_encode(encoder, ["first"])  # used again: "second" is now the oldest
+    cached_encode(encoder, ["third"])
+    assert embedding_cache.cached_count() == 2
+    forward_rows.clear()
+    cached_encode(encoder, ["first", "third"])
+    assert forward_rows == []
+    cached_encode(encoder, ["second"])
+    assert sum(forward_rows) == 1
+
+
+def test_training_and_predicting_embed_each_document_once(db_path, encoder, forward_rows):
+    """Refreshing the models (train with self-training, then score every document) and the
+    embeddings technique share the cache: every document goes through the model once."""
+    store = Store(db_path)
+    project = store.create_project("cache")
+    taxonomy = Taxonomy(
+        (Label("billing", description="money"), Label("shipping", description="parcels"))
+    )
+    store.save_taxonomy(project.id, taxonomy)
+    texts = [f"refund invoice number {i}" for i in range(6)] + [
+        f"parcel {i} is lost in the post" for i in range(6)
+    ]
+    docs = [Document.from_text(text) for text in texts]
+    store.add_documents(
+        project.id, docs, filename="x.txt", format="txt", encoding="utf-8", sha256="s"
+    )
+    for doc in docs[:3] + docs[6:9]:
+        label = "billing" if "refund" in doc.text else "shipping"
+        store.add_review(project.id, doc.id, reviewer="ana", decision="correct", labels=[label])
+
+    embeddings = create_technique("embeddings")
+    embeddings.label_vectors(taxonomy)  # the label prototypes, cached apart from documents
+    forward_rows.clear()
+    run_techniques(store, project.id, [embeddings])
+    document_rows = sum(forward_rows)
+    assert document_rows == len(docs)
+    model, _ = train_supervised(store, project.id)
+    run_techniques(store, project.id, [create_technique("supervised", trained=model)])
+    stored = document_embeddings(store, project.id, [docs[0].id])
+    # After the documents: only label prototypes (the zero-shot prior's templates) were new.
+    assert sum(forward_rows) == document_rows
+    np.testing.assert_allclose(stored, encode(encoder, texts[:1]), atol=1e-6)
