@@ -70,7 +70,7 @@ def uncertainty(
     return value
 
 
-def _decisions(scores: np.ndarray, multi_label: bool, threshold: float) -> np.ndarray:
+def decisions(scores: np.ndarray, multi_label: bool, threshold: float) -> np.ndarray:
     """(..., L) scores -> (..., L) bool: the top label, or every label >= threshold."""
     if multi_label:
         return scores >= threshold
@@ -95,8 +95,8 @@ def disagreement(
     n_docs = probabilities.shape[0]
     if technique_scores.shape[0] == 0:
         return np.zeros(n_docs)
-    reference = _decisions(np.asarray(probabilities, dtype=float), multi_label, threshold)
-    differs = (_decisions(technique_scores, multi_label, threshold) != reference[None]).any(axis=2)
+    reference = decisions(np.asarray(probabilities, dtype=float), multi_label, threshold)
+    differs = (decisions(technique_scores, multi_label, threshold) != reference[None]).any(axis=2)
     differs &= present
     voters = present.sum(axis=0)
     return np.where(voters > 0, differs.sum(axis=0) / np.maximum(voters, 1), 0.0)
@@ -206,6 +206,23 @@ def priority_order(
         covered=covered,
         disagreement_weight=disagreement_weight,
     )
+    return diverse_order(
+        scores, embeddings, candidates=candidates, redundancy=redundancy, diverse_head=diverse_head
+    )
+
+
+def diverse_order(
+    priorities: np.ndarray,
+    embeddings: np.ndarray | None,
+    *,
+    candidates: np.ndarray | None = None,
+    redundancy: float = REDUNDANCY,
+    diverse_head: int = DIVERSE_HEAD,
+) -> np.ndarray:
+    """Candidate indices in review order: the first `diverse_head` picked by `select_batch`
+    (priority with diversity over `embeddings`, (N, D) or None), the rest by priority alone
+    (ties by index)."""
+    scores = np.asarray(priorities, dtype=float)
     n_docs = scores.shape[0]
     allowed = np.ones(n_docs, dtype=bool) if candidates is None else np.asarray(candidates, bool)
     head = select_batch(
@@ -222,7 +239,56 @@ def priority_order(
     return np.concatenate([head, rest]).astype(np.int64)
 
 
+def diversity_window(
+    priorities: np.ndarray,
+    candidates: np.ndarray | None = None,
+    diverse_head: int = DIVERSE_HEAD,
+) -> np.ndarray:
+    """The candidate indices `diverse_order` compares by embedding (the highest priorities,
+    WINDOW * diverse_head of them, at least MIN_WINDOW): only these need vectors."""
+    scores = np.asarray(priorities, dtype=float)
+    allowed = np.ones(len(scores), dtype=bool) if candidates is None else np.asarray(candidates)
+    pool = np.flatnonzero(allowed)
+    return pool[np.lexsort((pool, -scores[pool]))][: max(WINDOW * diverse_head, MIN_WINDOW)]
+
+
 # --- from the store -----------------------------------------------------------------------------
+
+
+def diversity_vectors(
+    store,
+    project_id: int,
+    table,
+    window: np.ndarray,
+    *,
+    compute: bool = True,
+) -> np.ndarray | None:
+    """(N, D) vectors for `diverse_order`, filled for the documents in `window` (zeros
+    elsewhere): their sentence embeddings (the supervised model's embedding model, from the
+    process-wide cache, embedding what is missing when `compute`), else None (no model, or
+    not cached and not `compute`): callers then use the ensemble's probability vectors."""
+    from core import embedding_cache
+    from core.models import DEFAULT_EMBEDDING_MODEL
+
+    if not len(window):
+        return None
+    ids = [table.document_ids[i] for i in window]
+    try:
+        if compute:
+            from core.learn import document_embeddings
+
+            embedded = document_embeddings(store, project_id, ids)
+        else:
+            texts = [doc.text for doc in store.get_documents(project_id, ids)]
+            embedded = embedding_cache.peek(DEFAULT_EMBEDDING_MODEL, texts)
+            if embedded is None:
+                return None
+    except Exception as error:  # a missing model must not break the review queue
+        log.warning("active learning: embeddings unavailable (%s); using scores", error)
+        return None
+    vectors = np.zeros((len(table.document_ids), embedded.shape[1]), dtype=np.float32)
+    vectors[window] = embedded
+    return vectors
 
 
 def active_queue(
@@ -231,63 +297,22 @@ def active_queue(
     *,
     limit: int | None = None,
     use_embeddings: bool = True,
-    disagreement_weight: float = DISAGREEMENT_WEIGHT,
-    redundancy: float = REDUNDANCY,
-    diverse_head: int = DIVERSE_HEAD,
 ) -> list[str]:
-    """The project's unreviewed documents, most worth reviewing first (ids).
-
-    Diversity uses sentence embeddings of the leading candidates only (the supervised model's
-    embedding model, cached in memory by `core.learn.document_embeddings`); with
-    `use_embeddings=False`, or if they cannot be computed, the ensemble's probability vectors
-    stand in for them.
-    """
-    from core.review_queue import load_predictions
+    """The project's unreviewed documents, most worth reviewing first (ids): the review
+    queue's "needed" order (`core.review_queue.order_queue`), diversified by the sentence
+    embeddings of its leading candidates (computed if need be) unless `use_embeddings` is
+    False, when the ensemble's probability vectors stand in for them."""
+    from core.review_queue import load_predictions, order_queue
 
     table = load_predictions(store, project_id)
     reviewed = set(store.current_reviews(project_id))
     candidates = np.array([doc not in reviewed for doc in table.document_ids], dtype=bool)
-    scores = priority(
-        table.ensemble,
-        table.scores,
-        table.present,
-        multi_label=table.multi_label,
-        threshold=table.threshold,
-        covered=table.covered,
-        disagreement_weight=disagreement_weight,
-    )
-    # Only the window select_batch looks at needs vectors (WINDOW * diverse_head documents,
-    # the same ranking): embed those, not the whole project.
-    window_size = max(WINDOW * diverse_head, MIN_WINDOW)
-    pool = np.flatnonzero(candidates)
-    window = pool[np.lexsort((pool, -scores[pool]))][:window_size]
-    vectors = np.zeros((len(table.document_ids), max(len(table.labels), 1)))
-    vectors[:, : len(table.labels)] = table.ensemble
-    if use_embeddings and len(window):
-        try:
-            from core.learn import document_embeddings
-
-            embedded = document_embeddings(
-                store, project_id, [table.document_ids[i] for i in window]
-            )
-            vectors = np.zeros((len(table.document_ids), embedded.shape[1]))
-            vectors[window] = embedded
-        except Exception as error:  # a missing model must not break the review queue
-            log.warning("active learning: embeddings unavailable (%s); using scores", error)
-    order = priority_order(
-        table.ensemble,
-        table.scores,
-        table.present,
-        vectors,
-        multi_label=table.multi_label,
-        threshold=table.threshold,
-        covered=table.covered,
-        candidates=candidates,
-        disagreement_weight=disagreement_weight,
-        redundancy=redundancy,
-        diverse_head=diverse_head,
-    )
-    ids = [table.document_ids[i] for i in order]
+    vectors = None
+    if use_embeddings:
+        window = diversity_window(table.priority, candidates)
+        vectors = diversity_vectors(store, project_id, table, window)
+    items = order_queue(table, order="needed", keep=candidates, vectors=vectors)
+    ids = [item.document_id for item in items]
     return ids if limit is None else ids[:limit]
 
 
@@ -363,6 +388,13 @@ _IN_FLIGHT: dict[tuple[str, int], Future] = {}
 _IN_FLIGHT_LOCK = threading.Lock()
 
 
+def refresh_in_flight(store, project_id: int) -> bool:
+    """Whether a `maybe_refresh` of this project is running (or queued) in this process."""
+    with _IN_FLIGHT_LOCK:
+        running = _IN_FLIGHT.get((str(store.path), project_id))
+    return running is not None and not running.done()
+
+
 def maybe_refresh(
     store,
     project_id: int,
@@ -402,13 +434,18 @@ __all__ = [
     "RefreshOutcome",
     "RefreshPolicy",
     "active_queue",
+    "decisions",
     "disagreement",
+    "diverse_order",
+    "diversity_vectors",
+    "diversity_window",
     "labelled_review_count",
     "maybe_refresh",
     "priority",
     "priority_order",
     "refresh",
     "refresh_due",
+    "refresh_in_flight",
     "select_batch",
     "uncertainty",
 ]

@@ -1,8 +1,9 @@
 """The review queue: which document a person should look at next.
 
-"Most needed next" ranks documents by how unsure the ensemble is
-(uncertainty) plus how much the techniques disagree with it (disagreement),
-both in [0, 1], so the priority is in [0, 2]:
+"Most needed next" is the active-learning order of `core.active_learning`: priority =
+uncertainty of the ensemble + DISAGREEMENT_WEIGHT * disagreement of the techniques with it,
+the leading documents picked for diversity (not twenty near-duplicates in a row) when
+sentence-embedding vectors are given, otherwise over the ensemble's probability vectors.
 
 - uncertainty, single-label: 1 - (top score - second score), the margin;
   multi-label: the closest any label comes to the threshold,
@@ -25,6 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.active_learning import (
+    DISAGREEMENT_WEIGHT,
+    decisions,
+    disagreement,
+    diverse_order,
+    uncertainty,
+)
 from core.results import ENSEMBLE, project_settings
 
 ORDERS = ("needed", "newest", "random", "by_label")
@@ -48,7 +56,7 @@ class QueueItem:
     suggested_labels: tuple[str, ...]  # what Accept would save
     disagreement: float  # [0, 1]
     uncertainty: float  # [0, 1]
-    priority: float  # uncertainty + disagreement, [0, 2]
+    priority: float  # uncertainty + DISAGREEMENT_WEIGHT * disagreement
 
 
 @dataclass
@@ -93,16 +101,23 @@ class PredictionTable:
             decisions(self.ensemble, self.multi_label, self.threshold) & (self.covered[:, None])
         )
         self.uncertainty = uncertainty(
-            self.ensemble, self.covered, self.multi_label, self.threshold
+            self.ensemble,
+            multi_label=self.multi_label,
+            threshold=self.threshold,
+            covered=self.covered,
         )
         self.disagreement = disagreement(
-            self.scores, self.present, self.suggested, self.multi_label, self.threshold
+            self.scores,
+            self.present,
+            self.ensemble,
+            multi_label=self.multi_label,
+            threshold=self.threshold,
         )
         self._index = {doc_id: i for i, doc_id in enumerate(self.document_ids)}
 
     @property
     def priority(self) -> np.ndarray:
-        return self.uncertainty + self.disagreement
+        return self.uncertainty + DISAGREEMENT_WEIGHT * self.disagreement
 
     def index_of(self, document_id: str) -> int:
         return self._index[document_id]
@@ -120,7 +135,7 @@ class PredictionTable:
             suggested_labels=self.suggested_labels(i),
             disagreement=float(self.disagreement[i]),
             uncertainty=float(self.uncertainty[i]),
-            priority=float(self.uncertainty[i] + self.disagreement[i]),
+            priority=float(self.uncertainty[i] + DISAGREEMENT_WEIGHT * self.disagreement[i]),
         )
 
     def shown(self, document_id: str) -> dict:
@@ -191,51 +206,6 @@ def combine_arrays(
     return averaged, covered
 
 
-def decisions(scores: np.ndarray, multi_label: bool, threshold: float) -> np.ndarray:
-    """(..., L) scores -> (..., L) bool: the top label (single-label) or all >= threshold."""
-    if multi_label:
-        return scores >= threshold
-    out = np.zeros(scores.shape, dtype=bool)
-    if scores.shape[-1]:
-        np.put_along_axis(out, _argmax(scores)[..., None], True, axis=-1)
-    return out
-
-
-def uncertainty(
-    ensemble: np.ndarray, covered: np.ndarray, multi_label: bool, threshold: float
-) -> np.ndarray:
-    """(N, L) -> (N,) in [0, 1]; 1 where the ensemble abstains."""
-    n_docs, n_labels = ensemble.shape
-    if n_labels == 0:
-        return np.ones(n_docs)
-    if multi_label:
-        spread = max(threshold, 1.0 - threshold)
-        closeness = 1.0 - np.abs(ensemble - threshold) / spread
-        value = closeness.max(axis=1)
-    else:
-        ordered = np.sort(ensemble, axis=1)
-        second = ordered[:, -2] if n_labels > 1 else 0.0
-        value = 1.0 - (ordered[:, -1] - second)
-    return np.where(covered, np.clip(value, 0.0, 1.0), 1.0)
-
-
-def disagreement(
-    scores: np.ndarray,
-    present: np.ndarray,
-    ensemble_decision: np.ndarray,
-    multi_label: bool,
-    threshold: float,
-) -> np.ndarray:
-    """Share of non-abstaining techniques whose decision differs from the ensemble's; (N,)."""
-    n_techniques, n_docs, _ = scores.shape
-    if n_techniques == 0:
-        return np.zeros(n_docs)
-    technique_decision = decisions(scores, multi_label, threshold)  # (T, N, L)
-    differs = (technique_decision != ensemble_decision[None]).any(axis=2) & present  # (T, N)
-    voters = present.sum(axis=0)
-    return np.where(voters > 0, differs.sum(axis=0) / np.maximum(voters, 1), 0.0)
-
-
 def _argmax(scores: np.ndarray) -> np.ndarray:
     # First maximum wins, as max(dict, key=...) does in core.results.suggested_labels.
     return scores.argmax(axis=-1)
@@ -302,15 +272,23 @@ def order_queue(
     order: str = "needed",
     keep: np.ndarray | None = None,
     seed: int = 0,
+    vectors: np.ndarray | None = None,
 ) -> list[QueueItem]:
-    """Rank the documents of `table` (only those where `keep` is True) by `order`."""
+    """Rank the documents of `table` (only those where `keep` is True) by `order`.
+
+    `vectors` (N, D), for "needed": what diversity compares (sentence embeddings of at least
+    the `core.active_learning.diversity_window`); default the ensemble's probabilities.
+    """
     if order not in ORDERS:
         raise ValueError(f"unknown queue order {order!r}; choose one of: {', '.join(ORDERS)}")
     n_docs = len(table.document_ids)
     position = np.arange(n_docs)  # added order: the stable tie-break
     if order == "needed":
-        ranked = np.lexsort((position, -table.priority))
-    elif order == "newest":
+        ranked = diverse_order(
+            table.priority, table.ensemble if vectors is None else vectors, candidates=keep
+        )
+        return [table.item(int(i)) for i in ranked]
+    if order == "newest":
         ranked = position[::-1]
     elif order == "random":
         ranked = np.random.default_rng(seed).permutation(n_docs)

@@ -274,3 +274,35 @@ def test_review_page_loads_a_20k_document_project(project):
     at.run()
     assert not at.exception, at.exception
     assert at.get("progress")[0].proto.text == "0 of 20,000 reviewed"
+
+
+def test_reviews_retrain_the_models_in_the_background_and_the_queue_uses_them(project):
+    """After four labelled reviews the page starts a refresh (supervised model trained on
+    them, every document scored with it, ensemble re-weighted) without making anyone wait;
+    once it is done the page says what it learned from and suggestions include the model."""
+    import time
+
+    from core.active_learning import refresh_in_flight
+
+    at = open_review(project)
+    assert "after 4 labelled documents" in " ".join(c.value for c in at.caption)
+    for i in range(4):  # corrections: some documents have no suggestion to accept
+        label = TAXONOMY.names[i % 2]
+        at.multiselect(key="review_correct_labels").set_value([label]).run()
+        at.button(key="review_save").click().run()
+        assert not at.exception, at.exception
+    assert len(labelling_reviews(project)) == 4
+    store = project.store
+    deadline = time.monotonic() + 300  # a wait for the background thread, not a speed check
+    while time.monotonic() < deadline and (
+        refresh_in_flight(store, project.project_id)
+        or store.latest_trained_model(project.project_id, "supervised") is None
+    ):
+        time.sleep(0.2)
+    model = store.latest_trained_model(project.project_id, "supervised")
+    assert model is not None and model.n_reviews == 4
+    assert "supervised" in store.latest_cache_keys(project.project_id)
+    at.run()
+    assert "Learned from 4 reviews" in " ".join(c.value for c in at.caption)
+    queue = at.session_state["_review_queue"]
+    assert "supervised" in dict(queue["key"][0][2])  # rebuilt over the new predictions

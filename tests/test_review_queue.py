@@ -118,6 +118,25 @@ def test_needed_order_puts_the_highest_priority_first():
     assert ranked[-1] == "d0"
 
 
+def test_needed_order_does_not_serve_near_duplicates_back_to_back():
+    # d0..d3: the same confusing email (equal priority, identical vectors); d4 a different
+    # document, slightly less uncertain. By priority alone d4 would come fifth.
+    t = table([[[0.5, 0.5, 0]] * 4 + [[0.55, 0.45, 0]]])
+    vectors = np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]])
+    plain = [item.document_id for item in order_queue(t, order="needed")]
+    diverse = [item.document_id for item in order_queue(t, order="needed", vectors=vectors)]
+    assert plain[0] == "d0" and plain.index("d4") == 4  # the ensemble's vectors are alike
+    assert diverse[:2] == ["d0", "d4"]
+    assert sorted(diverse) == sorted(t.document_ids)
+
+
+def test_needed_order_keeps_only_the_kept_documents():
+    t = table([[[0.5, 0.5, 0], [0.9, 0.1, 0], [0.6, 0.4, 0], [0.7, 0.3, 0]]])
+    keep = np.array([True, False, True, True])
+    ranked = [item.document_id for item in order_queue(t, order="needed", keep=keep)]
+    assert ranked == ["d0", "d2", "d3"]
+
+
 def test_newest_order_is_reverse_added_order():
     t = table([[[0.9, 0.1, 0], [0.5, 0.5, 0], [0.2, 0.8, 0]]])
     assert [i.document_id for i in order_queue(t, order="newest")] == ["d2", "d1", "d0"]

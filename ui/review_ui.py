@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from core.active_learning import diversity_vectors, diversity_window
 from core.results import latest_results, suggested_labels
 from core.review_queue import (
     ORDERS,
@@ -30,6 +31,7 @@ from core.store import UNSET, ReviewConflict, StoreError
 from core.techniques.ensemble import combine
 from ui.charts import technique_scores_chart
 from ui.highlight import label_colours, render_highlighted_text
+from ui.learning import schedule_refresh
 from ui.session import get_store, reviewer_name
 
 # Session-state keys the page keeps for itself (widget keys are the review_* literals below).
@@ -115,11 +117,20 @@ def current_queue(
     if state is not None and state["key"] == key:
         return state["items"]
     previous = _current_document_id()
+    keep = filter_mask(store, project_id, table, filters)
+    vectors = None
+    if order == "needed":
+        # Sentence embeddings for diversity only when already cached (the embeddings or
+        # supervised technique, or a refresh, computed them): building the queue never waits
+        # for a model. Otherwise the ensemble's probability vectors stand in.
+        window = diversity_window(table.priority, keep)
+        vectors = diversity_vectors(store, project_id, table, window, compute=False)
     items = order_queue(
         table,
         order=order,
-        keep=filter_mask(store, project_id, table, filters),
+        keep=keep,
         seed=st.session_state.get(SEED, 0),
+        vectors=vectors,
     )
     st.session_state[QUEUE] = {"key": key, "items": items}
     ids = [item.document_id for item in items]
@@ -196,6 +207,7 @@ def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
         _flash("error", str(exc))
         return False
     st.session_state.pop(CONFLICT, None)
+    schedule_refresh(view.project_id)
     return True
 
 
@@ -660,4 +672,5 @@ def _save_many(store, project_id: int, items: list[dict], *, what: str) -> bool:
         _flash("error", f"Nothing was saved: {exc}")
         return False
     _flash("success", f"{len(items):,} document{'s' if len(items) != 1 else ''} {what}")
+    schedule_refresh(project_id)
     return True

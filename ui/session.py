@@ -36,6 +36,12 @@ def get_store() -> GuardedStore:
     return GuardedStore(_store_for(os.environ.get("SIFT_DB", "")), identity)
 
 
+def system_store() -> Store:
+    """The shared store without a user's permission checks: only for Sift's own background
+    jobs (the model refresh after reviews), never for anything a user asked for."""
+    return _store_for(os.environ.get("SIFT_DB", ""))
+
+
 def current_project():
     """The selected project, or None (pages then ask the user to pick one on Projects)."""
     project_id = st.session_state.get(PROJECT_KEY)
