@@ -6,6 +6,7 @@ import streamlit as st
 from core.evaluate import evaluate_project
 from core.learn import NotEnoughReviews, fit_ensemble_weights, train_supervised
 from core.results import ENSEMBLE
+from ui import diagnostics_ui
 from ui.auth import can
 from ui.charts import confusion_heatmap, reliability_chart
 from ui.session import get_store, require_project
@@ -100,6 +101,18 @@ else:
             st.altair_chart(confusion_heatmap(evaluation.labels, evaluation.confusion))
         else:
             st.caption("Multi-label projects have per-label scores instead (left).")
+
+st.divider()
+st.subheader("Diagnostics per technique")
+st.caption(
+    "Coverage, overlap and conflict are shares of all documents; accuracy, macro-F1 and "
+    f"calibration are on the documents with {source} labels each technique voted on."
+)
+diagnostics = diagnostics_ui.render_technique_diagnostics(store, project.id, source)
+st.subheader("Patterns and keywords most often wrong")
+diagnostics_ui.render_evidence_record(store, project.id, diagnostics)
+st.subheader("Suggested keywords")
+diagnostics_ui.render_rule_suggestions(store, project.id, may_edit=can("edit_taxonomy"))
 
 st.divider()
 st.subheader("Learn from reviews")

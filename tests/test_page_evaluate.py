@@ -128,8 +128,7 @@ def test_train_supervised_model_reports_cross_validated_metrics(project):
     assert any(f"Trained on {len(TRUTH)} reviews" in s.value for s in at.success)
 
 
-def test_viewer_sees_metrics_but_cannot_fit_or_train(project):
-    review_first_batch(project)
+def open_as_viewer(project) -> AppTest:
     auth = {
         "cookie_secret": "Zr4kW9-pQ2xL7mVt3Nb8Hy5Jc6Gd1Fs0AeUoTiRq",
         "users": {"vera": {"password_hash": hash_password("vera-pw", rounds=4), "role": "viewer"}},
@@ -144,6 +143,95 @@ def test_viewer_sees_metrics_but_cannot_fit_or_train(project):
     }
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_viewer_sees_metrics_but_cannot_fit_or_train(project):
+    review_first_batch(project)
+    at = open_as_viewer(project)
     assert len(at.dataframe) >= 2  # the metrics are there
     assert at.button(key="evaluate_fit_weights").disabled
     assert at.button(key="evaluate_train").disabled
+
+
+# --- diagnostics and keyword suggestions ------------------------------------------------------
+
+
+def table_with(at, column: str):
+    """The page's (first) dataframe that has `column` (AppTest does not expose their keys)."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a {column!r} column on the page")
+
+
+def test_diagnostics_table_has_each_technique_as_core_computes_it(project):
+    from core.diagnostics import diagnose_project
+
+    review_first_batch(project)
+    at = open_evaluate(project)
+    shown = table_with(at, "conflict")
+    expected = diagnose_project(project.store, project.project_id)
+    assert list(shown["technique"]) == [d.technique for d in expected.techniques]
+    assert list(shown["coverage"]) == pytest.approx([d.coverage for d in expected.techniques])
+    assert list(shown["conflict"]) == pytest.approx([d.conflict for d in expected.techniques])
+
+
+def test_a_keyword_that_was_wrong_is_listed_with_the_document_it_was_wrong_on(project):
+    # "delivery" is a shipping keyword; the sixth document mentions a delivery but is billing.
+    review_first_batch(project)
+    at = open_evaluate(project)
+    evidence = table_with(at, "pattern or keyword")
+    row = evidence[evidence["pattern or keyword"] == "delivery"].iloc[0]
+    assert (row["label"], row["kind"], row["wrong"]) == ("shipping", "keyword", 1)
+    pick = next(
+        i
+        for i, option in enumerate(at.selectbox(key="diagnostics_evidence_pick").options)
+        if "'delivery'" in option
+    )
+    at.selectbox(key="diagnostics_evidence_pick").set_value(pick).run()
+    wrong = table_with(at, "reviewed labels")
+    assert list(wrong["text"]) == [FIRST_BATCH[5]]
+    assert list(wrong["reviewed labels"]) == ["billing"]
+
+
+def review_overcharged_documents(project):
+    """Three reviewed billing documents sharing a word no label has as a keyword yet."""
+    store, project_id = project.store, project.project_id
+    extra = [
+        "I was overcharged on my card this month.",
+        "Overcharged again for the same order, please fix it.",
+        "You overcharged me for the premium plan.",
+    ]
+    docs = [Document.from_text(text) for text in extra]
+    store.add_documents(
+        project_id, docs, filename="more.txt", format="txt", encoding="utf-8", sha256="7" * 64
+    )
+    for doc in docs:
+        store.add_review(project_id, doc.id, reviewer="ann", decision="correct", labels=["billing"])
+
+
+def test_add_puts_a_suggested_keyword_into_the_taxonomy(project):
+    review_first_batch(project)
+    review_overcharged_documents(project)
+    store, project_id = project.store, project.project_id
+    at = open_evaluate(project)
+    at.selectbox(key="diagnostics_suggest_label").set_value("billing").run()
+    # Each suggestion is a row of three texts (keyword, precision, matched) and an Add button.
+    terms = [element.value for element in at.text][0::3]
+    assert "overcharged" in terms
+    index = terms.index("overcharged")
+    at.button(key=f"diagnostics_add_{index}").click().run()
+    assert not at.exception, at.exception
+    keywords = [k.term for k in store.load_taxonomy(project_id)["billing"].keywords]
+    assert "overcharged" in keywords
+    assert any("overcharged" in s.value for s in at.success)
+
+
+def test_a_viewer_sees_suggestions_but_cannot_add_them(project):
+    review_first_batch(project)
+    review_overcharged_documents(project)
+    at = open_as_viewer(project)
+    at.selectbox(key="diagnostics_suggest_label").set_value("billing").run()
+    buttons = [b for b in at.button if b.key and b.key.startswith("diagnostics_add_")]
+    assert buttons and all(b.disabled for b in buttons)
