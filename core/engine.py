@@ -188,7 +188,11 @@ def run_techniques(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> list[RunOutcome]:
-    """Run each technique in turn; stops early (remaining techniques not started) on cancel."""
+    """Run each technique in turn; stops early (remaining techniques not started) on cancel.
+
+    Runs left 'running' by a process that was killed are first marked failed (their finished
+    batches are what this call resumes from)."""
+    store.fail_abandoned_runs(project_id)
     outcomes = []
     for technique in techniques:
         if cancel is not None and cancel.cancelled:

@@ -257,8 +257,10 @@ def drift(snapshot: ProjectSnapshot, baseline_import: int, batch_import: int) ->
     )
 
 
-def runs_table(runs: Iterable) -> list[dict]:
-    """The run log as table rows, newest first."""
+def runs_table(runs: Iterable, abandoned: Iterable[int] = ()) -> list[dict]:
+    """The run log as table rows, newest first; `abandoned` run ids (still 'running' but their
+    process has ended: `Store.abandoned_run_ids`) show as "interrupted"."""
+    abandoned = set(abandoned)
     rows = []
     for run in runs:
         rows.append(
@@ -274,8 +276,12 @@ def runs_table(runs: Iterable) -> list[dict]:
                 "documents": run.n_documents,
                 "computed": run.n_computed,
                 "cached": run.n_cached,
-                "status": run.status,
-                "error": run.error or "",
+                "status": "interrupted" if run.id in abandoned else run.status,
+                "error": (
+                    "the process running it ended without finishing it"
+                    if run.id in abandoned
+                    else run.error or ""
+                ),
             }
         )
     return rows[::-1]

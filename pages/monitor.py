@@ -23,7 +23,7 @@ project = require_project()
 store = get_store()
 
 st.subheader("Runs")
-runs = runs_table(store.list_runs(project.id))
+runs = runs_table(store.list_runs(project.id), store.abandoned_run_ids(project.id))
 if runs:
     st.dataframe(
         pd.DataFrame(runs),

@@ -205,5 +205,12 @@ def test_kill_9_midway_then_resume(tmp_path):
     done = len(store.cached_document_ids(project.id, key))
     assert done % 50 == 0 and 0 < done < 3000  # whole batches only
     assert store.integrity_check() == "ok"
+    [killed] = store.list_runs(project.id)
+    assert killed.status == "running"  # the store cannot know yet that nobody will finish it
+    assert store.abandoned_run_ids(project.id) == [killed.id]
     resumed = run_techniques(store, project.id, [create_technique("lexicon")], batch_size=50)[0]
     assert resumed.n_cached == done and resumed.n_computed == 3000 - done
+    killed = store.get_run(killed.id)
+    assert (killed.status, killed.n_computed) == ("failed", done)
+    assert "interrupted" in killed.error and str(proc.pid) in killed.error
+    assert store.abandoned_run_ids(project.id) == []

@@ -36,6 +36,26 @@ def test_run_log_lists_every_run(project):
     assert set(runs["status"]) == {"finished"} and set(runs["documents"]) == {10}
 
 
+def test_a_run_whose_process_was_killed_shows_as_interrupted(project):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from core.store import Store; s = Store(sys.argv[1]); "
+        "s.start_run(int(sys.argv[2]), technique='embeddings', config_hash='c', config={}, "
+        "cache_key='k', model_id='', model_revision='', device='cpu', dtype='', n_documents=10)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(project.store.path), str(project.project_id)],
+        check=True,
+    )  # the process starts a run and exits without finishing it
+    at = open_monitor(project)
+    runs = at.dataframe[0].value.set_index("technique")
+    assert runs.loc["embeddings", "status"] == "interrupted"
+    assert "ended without finishing" in runs.loc["embeddings", "error"]
+    assert runs.loc["rules", "status"] == "finished"
+
+
 def test_charts_over_time_are_drawn(project):
     project.store.add_review(
         project.project_id,

@@ -387,6 +387,71 @@ def test_finish_run_rejects_non_final_status(store, project):
         store.finish_run(run_id, status="running", n_computed=0, n_cached=0, seconds=0)
 
 
+def test_a_run_records_the_process_running_it(store, project):
+    import os
+    import socket
+
+    run = store.get_run(start_run(store, project))
+    host, pid, _ = run.owner.rsplit(":", 2)
+    assert (host, int(pid)) == (socket.gethostname(), os.getpid())
+    assert store.abandoned_run_ids(project.id) == []  # this process is alive
+
+
+def test_process_ended_tells_live_dead_reused_and_unknown_owners_apart():
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import psutil
+
+    from core.store._predictions import process_ended, process_identity
+
+    assert not process_ended(process_identity())
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from core.store._predictions import process_identity as p; print(p())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert process_ended(child.stdout.strip())  # it exited
+    started = psutil.Process().create_time()
+    reused = f"{socket.gethostname()}:{os.getpid()}:{started + 100:.2f}"
+    assert process_ended(reused)  # the pid now belongs to another process
+    assert not process_ended(f"another-host:{os.getpid() + 99999}:1.00")  # cannot know
+    assert not process_ended("")  # runs from before owners were recorded
+
+
+def test_a_run_whose_process_ended_is_abandoned_and_can_be_failed(store, project, db_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from core.store import Store; s = Store(sys.argv[1]); "
+        "print(s.start_run(int(sys.argv[2]), technique='rules', config_hash='c', config={}, "
+        "cache_key='k2', model_id='', model_revision='', device='cpu', dtype='', "
+        "n_documents=3))"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script, str(store.path), str(project.id)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    orphan = int(child.stdout)
+    alive = start_run(store, project)
+    assert store.abandoned_run_ids(project.id) == [orphan]
+    assert store.fail_abandoned_runs(project.id) == [orphan]
+    failed = store.get_run(orphan)
+    assert failed.status == "failed" and "ended without finishing" in failed.error
+    assert store.get_run(alive).status == "running"
+    assert store.abandoned_run_ids(project.id) == []
+
+
 def test_unknown_run(store):
     with pytest.raises(RunNotFound):
         store.get_run(42)

@@ -6,9 +6,12 @@ a later run with the same cache key reads them instead of computing again.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import psutil
 
 from core.store._base import StoreBase
 from core.store.connection import dumps, loads, utc_now
@@ -24,6 +27,33 @@ _INSERT_PREDICTION = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (project_id, cache_key, document_id) DO NOTHING
 """
+
+
+def process_identity() -> str:
+    """This process as "host:pid:start time" (the start time tells a reused pid apart)."""
+    process = psutil.Process()
+    return f"{socket.gethostname()}:{process.pid}:{process.create_time():.2f}"
+
+
+def process_ended(owner: str) -> bool:
+    """Whether the process named by `process_identity()`'s string has ended. False when it
+    cannot be known: another host, or an empty/unknown owner."""
+    try:
+        host, pid, started = owner.rsplit(":", 2)
+        pid_number, start_time = int(pid), float(started)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False
+    try:
+        process = psutil.Process(pid_number)
+        if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by its parent
+            return True
+        return abs(process.create_time() - start_time) > 0.05  # the pid now names another
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:  # e.g. access denied: it exists
+        return False
 
 
 class PredictionsMixin(StoreBase):
@@ -66,6 +96,7 @@ class PredictionsMixin(StoreBase):
                         "device": device,
                         "dtype": dtype,
                         "status": "running",
+                        "owner": process_identity(),
                         "started_at": utc_now(),
                         "n_documents": n_documents,
                     }
@@ -106,6 +137,43 @@ class PredictionsMixin(StoreBase):
                     "error": error,
                 },
             )
+
+    def abandoned_run_ids(self, project_id: int) -> list[int]:
+        """Runs still marked 'running' whose process, on this machine, has ended (killed or
+        crashed before it could finish the run). Runs started on another machine, or before
+        runs recorded their process, are never called abandoned."""
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(
+                "SELECT id, owner FROM runs WHERE project_id = ? AND status = 'running' "
+                "ORDER BY id",
+                [project_id],
+            )
+        return [row["id"] for row in rows if process_ended(row["owner"])]
+
+    def fail_abandoned_runs(self, project_id: int) -> list[int]:
+        """Mark `abandoned_run_ids` as failed (their finished batches stay: a new run with the
+        same settings resumes from them); returns their ids."""
+        failed = []
+        for run_id in self.abandoned_run_ids(project_id):
+            run = self.get_run(run_id)
+            try:
+                self.finish_run(
+                    run_id,
+                    status="failed",
+                    n_computed=len(self.cached_document_ids(project_id, run.cache_key)),
+                    n_cached=0,
+                    seconds=0.0,
+                    error=(
+                        f"interrupted: the process that ran it ({run.owner}) ended without "
+                        "finishing it (killed or crashed); its finished batches are kept and "
+                        "the next run with the same settings resumes from them"
+                    ),
+                )
+            except StoreError:  # finished by someone else in between
+                continue
+            failed.append(run_id)
+        return failed
 
     def get_run(self, run_id: int) -> RunRecord:
         row = self._row("SELECT * FROM runs WHERE id = ?", [run_id])

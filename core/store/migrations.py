@@ -276,3 +276,10 @@ def m003_documents_n_chars(db: sqlite_utils.Database) -> None:
     """Text length per document, so the engine can length-sort batches without loading texts."""
     db["documents"].add_column("n_chars", int, not_null_default=0)
     db.execute("UPDATE documents SET n_chars = length(text)")
+
+
+@migration
+def m004_runs_owner(db: sqlite_utils.Database) -> None:
+    """Which process runs a run ("host:pid:start time"), so a run whose process was killed can
+    be told from one still working."""
+    db["runs"].add_column("owner", str, not_null_default="")

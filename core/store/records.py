@@ -98,6 +98,7 @@ class RunRecord:
     n_cached: int
     seconds: float | None
     error: str | None
+    owner: str = ""  # "host:pid:process start time" of the process that started it
 
 
 @dataclass(frozen=True)
