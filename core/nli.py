@@ -22,18 +22,14 @@ tested on hand-made arrays.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 import inspect
-import platform
 import threading
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from core.models import LoadedModel
+from core.models import LoadedModel, tune_allocator
 
 # Fast tokenizers are not safe to call from two threads at once ("Already borrowed").
 _TOKENIZER_LOCK = threading.Lock()
@@ -105,35 +101,6 @@ def aggregate_chunks(chunk_scores: np.ndarray, how: str, *, multi_label: bool) -
         best = chunk_scores.max(axis=0)
         return best if multi_label else best / best.sum()
     raise ValueError(f"unknown chunk aggregation {how!r}; use 'max' or 'mean'")
-
-
-# glibc mallopt parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's largest allowed value
-_TRIM_THRESHOLD = 256 * 1024 * 1024
-
-
-@functools.cache
-def tune_allocator() -> bool:
-    """Let glibc reuse freed activation buffers instead of returning them to the OS.
-
-    By default glibc gives freed memory at the top of its heap back to the kernel (and
-    mmaps big blocks afresh), so every layer of a forward pass page-faults its activations in
-    again: ~300k page faults per 200 MiniLM texts here, 10-15% of the CPU time in bf16.
-    Fixed thresholds (blocks up to 32 MiB from the heap; keep up to 256 MiB of free heap)
-    remove almost all of them. Once per process; Linux with glibc only (else a no-op).
-    Returns whether the thresholds were set.
-    """
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(
-            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-            and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
-        )
-    except (OSError, AttributeError):  # pragma: no cover - no usable libc
-        return False
 
 
 # Padded tokens per forward pass, such that the widest activation (tokens x the feed-forward

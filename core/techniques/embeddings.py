@@ -26,8 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from core.models import DEFAULT_EMBEDDING_MODEL, LoadedModel, dtype_name, load_sentence_encoder
-from core.nli import default_batch_tokens, tune_allocator
+from core.models import (
+    DEFAULT_EMBEDDING_MODEL,
+    LoadedModel,
+    dtype_name,
+    load_sentence_encoder,
+    tune_allocator,
+)
+from core.nli import default_batch_tokens
 from core.taxonomy import Label, Taxonomy
 from core.techniques import register
 from core.techniques.base import ModelInfo, Technique, TextResult
