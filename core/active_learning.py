@@ -342,6 +342,7 @@ class RefreshOutcome:
     supervised: dict | None = None  # the supervised model's metrics, when it was trained
     ensemble: dict | None = None  # fitted weights and metrics, when there were enough reviews
     predicted: int = 0  # documents the new supervised model scored
+    pruned: int = 0  # predictions of the previous supervised models deleted
     skipped: list[str] = field(default_factory=list)  # why a part did not run
 
 
@@ -376,6 +377,8 @@ def refresh(store, project_id: int, *, predict: bool = True) -> RefreshOutcome:
         technique = create_technique("supervised", multi_label=multi_label, trained=model)
         (run,) = run_techniques(store, project_id, [technique])
         outcome.predicted = run.n_documents
+        # Each retrain has a new cache key; the last model's predictions are never read again.
+        outcome.pruned = store.prune_superseded_predictions(project_id, "supervised")
     try:
         outcome.ensemble = learn.fit_ensemble_weights(store, project_id)
     except learn.NotEnoughReviews as reason:

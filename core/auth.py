@@ -429,6 +429,7 @@ STORE_PERMISSIONS: dict[str, str] = {
     "start_run": "classify",
     "finish_run": "classify",
     "fail_abandoned_runs": "classify",
+    "prune_superseded_predictions": "classify",
     "write_predictions": "classify",
     "add_review": "review",
     "add_reviews": "review",

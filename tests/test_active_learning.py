@@ -182,8 +182,16 @@ def test_maybe_refresh_trains_in_the_background_and_only_when_reviews_grew(db_pa
         review(store, project.id, later)  # +5
         again = maybe_refresh(store, project.id, executor)
         assert again is not None
-        again.result(timeout=120)
+        second = again.result(timeout=120)
         assert store.latest_trained_model(project.id, "supervised").n_reviews == 9
+        # The first model's predictions went; the new model's are what the queue reads.
+        assert outcome.pruned == 0 and second.pruned == len(documents)
+        supervised = [run for run in store.list_runs(project.id) if run.technique == "supervised"]
+        assert len(supervised) == 2
+        assert store.get_predictions(project.id, supervised[0].cache_key) == {}
+        latest = store.latest_cache_keys(project.id)["supervised"]
+        assert latest == supervised[1].cache_key
+        assert len(store.get_predictions(project.id, latest)) == len(documents)
 
 
 # --- learning from few reviews (core.learn: zero-shot prior + self-training) -----------------

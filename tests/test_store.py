@@ -452,6 +452,45 @@ def test_a_run_whose_process_ended_is_abandoned_and_can_be_failed(store, project
     assert store.abandoned_run_ids(project.id) == []
 
 
+def test_pruning_keeps_only_the_latest_predictions_of_that_technique(store, project, doc_ids):
+    def run_with(technique, key):
+        run_id = store.start_run(
+            project.id,
+            technique=technique,
+            config_hash=key,
+            config={},
+            cache_key=key,
+            model_id="",
+            model_revision="",
+            device="cpu",
+            dtype="",
+            n_documents=len(doc_ids),
+        )
+        store.write_predictions(
+            project.id,
+            run_id,
+            key,
+            technique,
+            [(doc, TextResult(scores={"billing": 1.0})) for doc in doc_ids],
+        )
+        store.finish_run(run_id, status="finished", n_computed=len(doc_ids), n_cached=0, seconds=0)
+
+    run_with("supervised", "s1")
+    run_with("rules", "r1")
+    run_with("supervised", "s2")
+    run_with("supervised", "s3")
+    assert store.prune_superseded_predictions(project.id, "supervised", keep=2) == len(doc_ids)
+    assert store.get_predictions(project.id, "s1") == {}
+    assert len(store.get_predictions(project.id, "s2")) == len(doc_ids)
+    assert store.prune_superseded_predictions(project.id, "supervised") == len(doc_ids)
+    assert len(store.get_predictions(project.id, "s3")) == len(doc_ids)
+    assert len(store.get_predictions(project.id, "r1")) == len(doc_ids)  # other techniques stay
+    assert len(store.list_runs(project.id)) == 4  # the run log is whole
+    assert store.prune_superseded_predictions(project.id, "supervised") == 0
+    with pytest.raises(StoreError, match="at least 1"):
+        store.prune_superseded_predictions(project.id, "supervised", keep=0)
+
+
 def test_unknown_run(store):
     with pytest.raises(RunNotFound):
         store.get_run(42)
