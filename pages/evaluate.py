@@ -25,6 +25,7 @@ source = st.segmented_control(
     key="evaluate_source",
 )
 source = source or "reviews"
+truth_name = {"reviews": "reviewed", "gold": "gold"}[source]
 evaluations = evaluate_project(store, project.id, source=source)
 n_truth = max((e.n_truth for e in evaluations.values()), default=0)
 
@@ -40,7 +41,7 @@ if not evaluations:
             "(choose it as the gold-label column) and classify it."
         )
 else:
-    st.caption(f"{n_truth:,} documents with {source} labels")
+    st.caption(f"{n_truth:,} documents with {truth_name} labels")
     names = [ENSEMBLE, *sorted(name for name in evaluations if name != ENSEMBLE)]
     summary = pd.DataFrame(
         [
@@ -106,7 +107,7 @@ st.divider()
 st.subheader("Diagnostics per technique")
 st.caption(
     "Coverage, overlap and conflict are shares of all documents; accuracy, macro-F1 and "
-    f"calibration are on the documents with {source} labels each technique voted on."
+    f"calibration are on the documents with {truth_name} labels each technique voted on."
 )
 diagnostics = diagnostics_ui.render_technique_diagnostics(store, project.id, source)
 st.subheader("Patterns and keywords most often wrong")

@@ -5,7 +5,7 @@ import streamlit as st
 from core.results import project_settings
 from ui import review_ui
 from ui.auth import require
-from ui.learning import render_learning_status
+from ui.learning import refresh_on_first_visit, render_learning_status
 from ui.session import get_store, require_project, require_taxonomy
 
 st.title("Review")
@@ -26,6 +26,7 @@ if not total:
 table, signature = review_ui.prediction_table(store, project.id)
 if not table.techniques:
     st.caption("No technique has been run yet: documents come without suggestions.")
+refresh_on_first_visit(project.id)
 render_learning_status(store, project.id)
 order, filters = review_ui.queue_controls(table)
 queue = review_ui.current_queue(store, project.id, table, signature, order, filters)

@@ -306,3 +306,24 @@ def test_reviews_retrain_the_models_in_the_background_and_the_queue_uses_them(pr
     assert "Learned from 4 reviews" in " ".join(c.value for c in at.caption)
     queue = at.session_state["_review_queue"]
     assert "supervised" in dict(queue["key"][0][2])  # rebuilt over the new predictions
+
+
+def test_reviews_made_elsewhere_are_learned_from_when_the_page_opens(project):
+    """Reviews from the command line or another process: the first visit starts the refresh."""
+    import time
+
+    from core.active_learning import refresh_in_flight
+
+    store = project.store
+    for doc_id, label in zip(store.document_ids(project.project_id)[:4], TAXONOMY.names * 2):
+        store.add_review(
+            project.project_id, doc_id, reviewer="cli", decision="correct", labels=[label]
+        )
+    open_review(project)
+    deadline = time.monotonic() + 300  # a wait for the background thread, not a speed check
+    while time.monotonic() < deadline and (
+        refresh_in_flight(store, project.project_id)
+        or store.latest_trained_model(project.project_id, "supervised") is None
+    ):
+        time.sleep(0.2)
+    assert store.latest_trained_model(project.project_id, "supervised").n_reviews == 4

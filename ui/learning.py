@@ -14,9 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
 
-from core.active_learning import RefreshPolicy, maybe_refresh, refresh_in_flight
+from core.active_learning import (
+    RefreshPolicy,
+    labelled_review_count,
+    maybe_refresh,
+    refresh_in_flight,
+)
 
 log = logging.getLogger(__name__)
+_VISITED = "_learning_refresh_checked"  # session state: projects checked on first visit
 
 
 @st.cache_resource(show_spinner=False)
@@ -39,12 +45,25 @@ def schedule_refresh(project_id: int) -> None:
         log.exception("could not schedule the model refresh of project %s", project_id)
 
 
+def refresh_on_first_visit(project_id: int) -> None:
+    """Once per session and project: start a refresh if one is due, for reviews that arrived
+    another way (the command line, another server process, an import)."""
+    visited = st.session_state.setdefault(_VISITED, set())
+    if project_id not in visited:
+        visited.add(project_id)
+        schedule_refresh(project_id)
+
+
 def render_learning_status(store, project_id: int) -> None:
     """One caption: what the supervised model was trained on, and whether it is retraining."""
     model = store.latest_trained_model(project_id, "supervised")
     policy = RefreshPolicy()
     if refresh_in_flight(store, project_id):
         text = "Learning from your reviews: retraining in the background…"
+    elif model is None and labelled_review_count(store, project_id) >= policy.min_reviews:
+        text = (
+            "Sift learns from your reviews with your next one (a model trained in the background)."
+        )
     elif model is None:
         text = (
             f"Sift starts learning from your reviews after {policy.min_reviews} labelled "

@@ -442,7 +442,10 @@ def _render_history(history) -> None:
 
 def _render_suggestion(view: Displayed, scores, item: QueueItem) -> None:
     confidence = max(scores.values()) if scores else 0.0
-    suggestion = ", ".join(view.suggested) if view.suggested else "no suggestion yet"
+    if view.suggested:
+        suggestion = ", ".join(view.suggested)
+    else:
+        suggestion = "no label reaches the threshold" if scores else "no suggestion yet"
     st.markdown(f"**Suggested:** {suggestion}")
     st.caption(
         f"confidence {confidence:.0%} · uncertainty {item.uncertainty:.2f} · "
