@@ -415,6 +415,7 @@ STORE_PERMISSIONS: dict[str, str] = {
             "count_reviews",
             "list_exports",
             "latest_trained_model",
+            "trained_model_history",
         ),
         "view",
     ),

@@ -404,6 +404,21 @@ def train_supervised(
     return model, metrics
 
 
+def learning_history(store, project_id: int) -> list[dict]:
+    """How the supervised model improved as reviews arrived: one row per trained model that was
+    cross-validated, oldest first: {"n_reviews", "accuracy", "macro_f1", "created_at"}."""
+    return [
+        {
+            "n_reviews": record["n_reviews"],
+            "accuracy": float(record["metrics"]["cv_accuracy"]),
+            "macro_f1": float(record["metrics"].get("cv_macro_f1", 0.0)),
+            "created_at": record["created_at"],
+        }
+        for record in store.trained_model_history(project_id, "supervised")
+        if "cv_accuracy" in record["metrics"]
+    ]
+
+
 def load_supervised(store, project_id: int) -> LinearModel | None:
     record = store.latest_trained_model(project_id, "supervised")
     if record is None or record.blob is None:

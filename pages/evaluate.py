@@ -4,11 +4,16 @@ import pandas as pd
 import streamlit as st
 
 from core.evaluate import evaluate_project
-from core.learn import NotEnoughReviews, fit_ensemble_weights, train_supervised
+from core.learn import (
+    NotEnoughReviews,
+    fit_ensemble_weights,
+    learning_history,
+    train_supervised,
+)
 from core.results import ENSEMBLE
 from ui import diagnostics_ui
 from ui.auth import can
-from ui.charts import confusion_heatmap, reliability_chart
+from ui.charts import confusion_heatmap, learning_curve_chart, reliability_chart
 from ui.session import get_store, require_project
 
 LEARN_MESSAGE = "_evaluate_message"  # (kind, text) from the last fit/train, shown once
@@ -182,6 +187,10 @@ with train_col:
             )
         st.rerun()
     model = store.latest_trained_model(project.id, "supervised")
+    history = learning_history(store, project.id)
+    if len(history) >= 2:
+        st.caption("Each retrained model, cross-validated on the reviews it was trained on")
+        st.altair_chart(learning_curve_chart(history), width="stretch")
     if model is None:
         st.caption("No supervised model yet.")
     else:

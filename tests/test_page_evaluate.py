@@ -235,3 +235,20 @@ def test_a_viewer_sees_suggestions_but_cannot_add_them(project):
     at.selectbox(key="diagnostics_suggest_label").set_value("billing").run()
     buttons = [b for b in at.button if b.key and b.key.startswith("diagnostics_add_")]
     assert buttons and all(b.disabled for b in buttons)
+
+
+def test_the_learning_curve_shows_each_retrained_model(project):
+    from core.learn import learning_history
+
+    review_first_batch(project)
+    at = open_evaluate(project)
+    at.button(key="evaluate_train").click().run(timeout=120)
+    charts_before = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert not any("reviewed documents" in spec for spec in charts_before)  # one model only
+    review_overcharged_documents(project)
+    at.button(key="evaluate_train").click().run(timeout=120)
+    assert not at.exception, at.exception
+    history = learning_history(project.store, project.project_id)
+    assert [row["n_reviews"] for row in history] == [len(TRUTH), len(TRUTH) + 3]
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any("reviewed documents" in spec for spec in specs)

@@ -779,6 +779,34 @@ def test_exports_are_logged(store, project):
     )
 
 
+def test_trained_model_history_is_oldest_first_per_kind_without_blobs(store, project):
+    first = store.save_trained_model(
+        project.id,
+        kind="supervised",
+        params={},
+        metrics={"cv_accuracy": 0.5},
+        blob=b"a",
+        n_reviews=4,
+    )
+    store.save_trained_model(
+        project.id, kind="ensemble_weights", params={}, metrics={}, blob=None, n_reviews=4
+    )
+    second = store.save_trained_model(
+        project.id,
+        kind="supervised",
+        params={},
+        metrics={"cv_accuracy": 0.75},
+        blob=b"b",
+        n_reviews=9,
+    )
+    history = store.trained_model_history(project.id, "supervised")
+    assert [(h["id"], h["n_reviews"], h["metrics"]) for h in history] == [
+        (first, 4, {"cv_accuracy": 0.5}),
+        (second, 9, {"cv_accuracy": 0.75}),
+    ]
+    assert all("blob" not in h for h in history)
+
+
 def test_latest_trained_model_of_a_kind(store, project):
     assert store.latest_trained_model(project.id, "supervised") is None
     store.save_trained_model(

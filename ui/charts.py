@@ -160,6 +160,25 @@ def line_over_time(rows: Sequence[Mapping], value: str, title: str) -> alt.Chart
     )
 
 
+def learning_curve_chart(rows: Sequence[Mapping]) -> alt.Chart:
+    """Cross-validated accuracy and macro-F1 of each retrained model against its reviews."""
+    frame = pd.DataFrame(list(rows), columns=["n_reviews", "accuracy", "macro_f1"]).melt(
+        id_vars="n_reviews", var_name="metric", value_name="value"
+    )
+    frame["metric"] = frame["metric"].map({"accuracy": "accuracy", "macro_f1": "macro-F1"})
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("n_reviews:Q", title="reviewed documents"),
+            y=alt.Y("value:Q", title="cross-validated", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("metric:N", title=None),
+            tooltip=["n_reviews:Q", "metric:N", alt.Tooltip("value:Q", format=".3f")],
+        )
+        .properties(height=220)
+    )
+
+
 def distribution_comparison_chart(
     baseline: Mapping[str, int], batch: Mapping[str, int], names: tuple[str, str]
 ) -> alt.Chart:

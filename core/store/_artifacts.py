@@ -99,6 +99,18 @@ class ArtifactsMixin(StoreBase):
             **{**row, "params": loads(row["params"]), "metrics": loads(row["metrics"])}
         )
 
+    def trained_model_history(self, project_id: int, kind: str) -> list[dict[str, Any]]:
+        """Every model of `kind` trained for the project, oldest first, without its blob:
+        [{"id", "created_at", "n_reviews", "metrics"}]."""
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(
+                "SELECT id, created_at, n_reviews, metrics FROM trained_models "
+                "WHERE project_id = ? AND kind = ? ORDER BY id",
+                [project_id, kind],
+            )
+        return [{**row, "metrics": loads(row["metrics"])} for row in rows]
+
 
 def _json_field(what: str, value: Any) -> str:
     if not isinstance(value, dict):
