@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.auth import hash_password, load_auth_config
 from tests.page_project import build_project
+from tests.rendered import as_shown
 from ui.auth import THROTTLE_KEY, USER_KEY, WRONG_CREDENTIALS
 
 APP = str(Path(__file__).parent.parent / "app.py")
@@ -66,7 +67,7 @@ def signed_in_session(at: AppTest, auth_section, user: str) -> AppTest:
 
 
 def texts(at: AppTest, kind: str) -> str:
-    return "\n".join(element.value for element in getattr(at, kind))
+    return "\n".join(as_shown(element.value) for element in getattr(at, kind))
 
 
 def registered(at: AppTest, page: str) -> bool:

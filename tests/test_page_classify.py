@@ -15,6 +15,7 @@ from core.store import Store
 from core.techniques import _REGISTRY, register
 from core.techniques.base import Technique, TextResult
 from tests.page_project import FIRST_BATCH, SECOND_BATCH, TAXONOMY
+from tests.rendered import as_shown
 from ui.classify_ui import JOB
 
 APP = str(Path(__file__).parent.parent / "app.py")
@@ -68,7 +69,7 @@ def run(at: AppTest, techniques: list[str]):
 
 
 def texts(at: AppTest, kind: str) -> str:
-    return "\n".join(element.value for element in getattr(at, kind))
+    return "\n".join(as_shown(element.value) for element in getattr(at, kind))
 
 
 def test_page_shows_the_device_and_precision_in_use(project):

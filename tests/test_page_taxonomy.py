@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from core.auth import hash_password, load_auth_config
 from core.store import Store
 from core.taxonomy import Keyword, Label, Taxonomy, dump_taxonomy
+from tests.rendered import as_shown
 from ui.auth import USER_KEY
 
 APP = str(Path(__file__).parent.parent / "app.py")
@@ -65,7 +66,7 @@ def edit_and_save(at: AppTest, *, edited=None, added=(), deleted=()) -> AppTest:
 
 
 def errors(at: AppTest) -> str:
-    return "\n".join(element.value for element in at.error)
+    return "\n".join(as_shown(element.value) for element in at.error)
 
 
 def test_the_grid_shows_the_stored_labels_in_table_form(store, project):

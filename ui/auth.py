@@ -33,6 +33,7 @@ from core.auth import (
     page_permission,
     verify_password,
 )
+from ui.markdown import md
 
 USER_KEY = "sift_auth_user"  # {"name", "fingerprint", "signed_in_at"} after a bcrypt check
 THROTTLE_KEY = "sift_auth_throttle"  # SignInThrottle for this session
@@ -241,6 +242,6 @@ def render_account(identity: Identity) -> None:
     if identity.method == "local":
         return
     st.caption("Signed in as")
-    st.markdown(f"**{identity.name}** · {identity.role}")
+    st.markdown(f"**{md(identity.name)}** · {identity.role}")
     if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
         sign_out()

@@ -23,6 +23,7 @@ from core.cli import CliError, build_techniques
 from core.engine import CancelToken, Progress, RunOutcome, run_techniques
 from core.models import ModelLoadError
 from core.techniques import UnknownTechniqueError
+from ui.markdown import md
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ def outcome_message(outcome: RunOutcome) -> str:
 def render_finished(job: ClassifyJob) -> None:
     """What the last run did, per technique, and its error if one stopped it."""
     if job.error:
-        st.error(f"The run stopped: {job.error}", icon=":material/error:")
+        st.error(f"The run stopped: {md(job.error)}", icon=":material/error:")
     if job.cancelled:
         st.warning("The run was cancelled; finished batches are kept.", icon=":material/stop:")
     for outcome in job.outcomes:

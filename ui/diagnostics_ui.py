@@ -16,6 +16,7 @@ from core.diagnostics import ProjectDiagnostics, diagnose_project
 from core.rule_suggestions import apply_suggestion, suggest_for_project
 from core.store import StoreError
 from core.taxonomy import TaxonomyError
+from ui.markdown import md
 
 MAX_EVIDENCE_ROWS = 50
 SNIPPET = 200  # characters of a wrong document shown
@@ -163,12 +164,12 @@ def _add_keyword(store, project_id: int, label: str, term: str) -> None:
         taxonomy = store.load_taxonomy(project_id)
         store.save_taxonomy(project_id, apply_suggestion(taxonomy, label, term))
     except (StoreError, TaxonomyError, ValueError, KeyError, PermissionError) as exc:
-        st.session_state[SUGGESTION_FLASH] = ("error", f"Could not add {term!r}: {exc}")
+        st.session_state[SUGGESTION_FLASH] = ("error", md(f"Could not add {term!r}: {exc}"))
         return
     st.session_state[SUGGESTION_FLASH] = (
         "success",
-        f"Added the keyword {term!r} to {label!r}. Run the lexicon technique again on Classify "
-        "to use it.",
+        md(f"Added the keyword {term!r} to {label!r}.")
+        + " Run the lexicon technique again on Classify to use it.",
     )
 
 

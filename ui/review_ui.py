@@ -32,6 +32,7 @@ from core.techniques.ensemble import combine
 from ui.charts import technique_scores_chart
 from ui.highlight import label_colours, render_highlighted_text
 from ui.learning import schedule_refresh
+from ui.markdown import md
 from ui.session import get_store, reviewer_name
 
 # Session-state keys the page keeps for itself (widget keys are the review_* literals below).
@@ -213,7 +214,7 @@ def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
 
 def on_accept(view: Displayed) -> None:
     if _save(view, "accept", view.suggested, expected_current=view.expected_current):
-        _flash("success", f"Accepted: {', '.join(view.suggested) or 'no labels'}")
+        _flash("success", f"Accepted: {md(', '.join(view.suggested)) or 'no labels'}")
         _move(+1)
 
 
@@ -226,7 +227,7 @@ def on_save_correction(view: Displayed) -> None:
         return
     decision = "accept" if set(labels) == set(view.suggested) else "correct"
     if _save(view, decision, labels, expected_current=view.expected_current):
-        _flash("success", f"Saved: {', '.join(labels) or 'no labels'}")
+        _flash("success", f"Saved: {md(', '.join(labels)) or 'no labels'}")
         _move(+1)
 
 
@@ -298,7 +299,7 @@ def on_conflict_overwrite(view: Displayed) -> None:
         conflict["labels"],
         expected_current=theirs.id if theirs is not None else None,
     ):
-        _flash("success", f"Saved yours: {', '.join(conflict['labels']) or 'no labels'}")
+        _flash("success", f"Saved yours: {md(', '.join(conflict['labels'])) or 'no labels'}")
         _move(+1)
 
 
@@ -355,7 +356,7 @@ def render_document_view(store, project, taxonomy, settings, table, queue) -> No
     left, right = st.columns([3, 2], gap="large")
     with left:
         where = " · ".join(part for part in (doc.source, doc.location, doc.external_id) if part)
-        st.caption(f"Document {position + 1:,} of {len(queue):,} in the queue · {where}")
+        st.caption(f"Document {position + 1:,} of {len(queue):,} in the queue · {md(where)}")
         _render_status(current, view.flagged)
         _render_conflict(view)
         render_highlighted_text(doc.text, ensemble.evidence, colours)
@@ -436,14 +437,14 @@ def _render_history(history) -> None:
         return
     with st.expander(f"History ({len(history)})"):
         for review in reversed(history):
-            labels = f": {', '.join(review.labels)}" if review.labels else ""
-            st.caption(f"{review.created_at} · {review.reviewer} · {review.decision}{labels}")
+            labels = f": {md(', '.join(review.labels))}" if review.labels else ""
+            st.caption(f"{review.created_at} · {md(review.reviewer)} · {review.decision}{labels}")
 
 
 def _render_suggestion(view: Displayed, scores, item: QueueItem) -> None:
     confidence = max(scores.values()) if scores else 0.0
     if view.suggested:
-        suggestion = ", ".join(view.suggested)
+        suggestion = md(", ".join(view.suggested))
     else:
         suggestion = "no label reaches the threshold" if scores else "no suggestion yet"
     st.markdown(f"**Suggested:** {suggestion}")

@@ -13,6 +13,7 @@ import streamlit as st
 from core.auth import GuardedStore
 from core.store import Store
 from ui.auth import current_identity, render_account, require_current_page
+from ui.markdown import md
 
 PROJECT_KEY = "sift_project_id"
 REVIEWER_KEY = "sift_reviewer"
@@ -106,7 +107,7 @@ def render_sidebar() -> None:
         project = current_project()
         if project is not None:
             st.caption("Project")
-            st.markdown(f"**{project.name}**")
+            st.markdown(f"**{md(project.name)}**")
             count = store.count_documents(project.id)
             st.caption(f"{count:,} document{'' if count == 1 else 's'}")
         if identity.method == "local":

@@ -21,6 +21,7 @@ from core.taxonomy import (
     with_default_colours,
 )
 from core.taxonomy_table import COLUMNS, rows_to_taxonomy, taxonomy_to_rows
+from ui.markdown import md
 
 ROW_HEIGHT, HEADER_HEIGHT, MAX_HEIGHT = 60, 38, 760  # pixels
 FLASH = "_taxonomy_flash"
@@ -65,13 +66,8 @@ def show_flash() -> None:
 def show_problems(problems: list[str]) -> None:
     """One error box: nothing saved, then each problem (they name the label and pattern)."""
     count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-    lines = "\n".join(f"- {_plain(problem)}" for problem in problems)
+    lines = "\n".join(f"- {md(problem)}" for problem in problems)
     st.error(f"Nothing was saved: fix {count} and save again.\n\n{lines}", icon=":material/error:")
-
-
-def _plain(text: str) -> str:
-    # Problems quote label names and patterns; show them literally, not as Markdown.
-    return "".join("\\" + char if char in "\\`*_[]<>|~$" else char for char in text)
 
 
 def render_editor(project_id: int, taxonomy: Taxonomy, *, editable: bool) -> list[dict]:

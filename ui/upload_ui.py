@@ -19,6 +19,7 @@ from core.ingest import IngestError, IngestOptions, ingest_bytes, preview_column
 from core.ingest.formats import TABULAR_FORMATS
 from core.ingest.options import GUESSED_TEXT_COLUMNS
 from core.store import StoreError
+from ui.markdown import md
 
 RESULTS = "_upload_results"  # (project id, [FileOutcome]) of the last import, shown until the next
 SPLIT_PARAGRAPHS = "upload_split_paragraphs"
@@ -142,10 +143,10 @@ def render_tabular_options(filename: str, data: bytes) -> IngestOptions | None:
     try:
         columns, rows = _preview(data, filename)
     except IngestError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return None
     if not columns:
-        st.error(f"{filename}: no columns found", icon=":material/error:")
+        st.error(f"{md(filename)}: no columns found", icon=":material/error:")
         return None
     st.dataframe(
         pd.DataFrame(rows, columns=columns).astype(str),
