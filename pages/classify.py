@@ -22,6 +22,7 @@ from core.techniques import get_technique, known_techniques
 from core.techniques.zero_shot import DEFAULT_TEMPLATE
 from ui import classify_ui
 from ui.auth import require
+from ui.markdown import md
 from ui.session import get_store, require_project, require_taxonomy
 
 DEFAULT_TECHNIQUES = ("rules", "lexicon", "embeddings")
@@ -198,7 +199,7 @@ try:
     dtype = dtype_name(choose_dtype(device, precision))
 except ModelLoadError as error:
     device = None
-    st.error(str(error), icon=":material/memory:")
+    st.error(md(error), icon=":material/memory:")
 else:
     st.caption(f"Models run on **{device}** in **{dtype}**. {n_documents:,} documents to classify.")
 

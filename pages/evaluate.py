@@ -14,6 +14,7 @@ from core.results import ENSEMBLE
 from ui import diagnostics_ui
 from ui.auth import can
 from ui.charts import confusion_heatmap, learning_curve_chart, reliability_chart
+from ui.markdown import md
 from ui.session import get_store, require_project
 
 LEARN_MESSAGE = "_evaluate_message"  # (kind, text) from the last fit/train, shown once
@@ -124,9 +125,9 @@ st.divider()
 st.subheader("Learn from reviews")
 kind, text = st.session_state.pop(LEARN_MESSAGE, (None, None))
 if kind == "info":
-    st.info(text)
+    st.info(md(text))
 elif kind == "success":
-    st.success(text)
+    st.success(md(text))
 
 may_train = can("train")
 if not may_train:

@@ -79,6 +79,7 @@ INBOX = [
 
 SCRIPT_PAYLOAD = "<script>window.__xss=1</script>"
 IMG_PAYLOAD = '<img src=x onerror="window.__xss=2">'
+MARKDOWN_LABEL = "*urgent* :red[now] $x$ [link](http://example.com)"
 
 PASSWORDS = {"alice": "alice-pw-e2e", "bob": "bob-pw-e2e", "vera": "vera-pw-e2e"}
 ROLES = {"alice": "admin", "bob": "reviewer", "vera": "viewer"}
@@ -355,6 +356,7 @@ def xss_project(db_path) -> str:
                         keywords=(Keyword("invoice"),),
                         patterns=(r"onerror",),
                     ),
+                    Label(name=MARKDOWN_LABEL, description="Urgent requests"),
                 )
             ),
         )
@@ -388,6 +390,8 @@ def test_script_payloads_in_documents_and_labels_render_as_inert_text(open_app, 
     assert shown_suggestion(page) in (SCRIPT_PAYLOAD, IMG_PAYLOAD)
     assert SCRIPT_PAYLOAD in by_key(page, "review_toggle_1").inner_text()
     assert IMG_PAYLOAD in by_key(page, "review_toggle_2").inner_text()
+    # Markdown and Streamlit syntax in a label shows as typed, not as italics/colour/maths.
+    assert MARKDOWN_LABEL in by_key(page, "review_toggle_3").inner_text()
     main_text = main_area(page).inner_text()
     assert f"{IMG_PAYLOAD}.txt" in main_text  # the source, in the caption
     assert page.locator(".sift-legend").first.inner_text().count("window.__xss") == 2

@@ -154,7 +154,9 @@ def require_current_page() -> Identity:
 
 
 def render_config_error(error: AuthConfigError) -> None:
-    st.error(f"Sign-in is misconfigured, so Sift will not start: {error}", icon=":material/key:")
+    st.error(
+        f"Sign-in is misconfigured, so Sift will not start: {md(error)}", icon=":material/key:"
+    )
 
 
 def render_sign_in() -> None:

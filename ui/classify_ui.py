@@ -141,7 +141,7 @@ def start_from_choices(
 def show_start_error() -> None:
     message = st.session_state.pop(START_ERROR, None)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(md(message), icon=":material/error:")
 
 
 def current_job(project_id: int) -> ClassifyJob | None:

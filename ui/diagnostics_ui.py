@@ -126,9 +126,9 @@ def render_rule_suggestions(store, project_id: int, *, may_edit: bool) -> None:
     the label's keywords (the lexicon technique uses it on its next run)."""
     kind, text = st.session_state.pop(SUGGESTION_FLASH, (None, None))
     if kind == "success":
-        st.success(text)
+        st.success(md(text))
     elif kind == "error":
-        st.error(text)
+        st.error(md(text))
     suggestions = {
         label: items for label, items in suggest_for_project(store, project_id).items() if items
     }
@@ -164,12 +164,12 @@ def _add_keyword(store, project_id: int, label: str, term: str) -> None:
         taxonomy = store.load_taxonomy(project_id)
         store.save_taxonomy(project_id, apply_suggestion(taxonomy, label, term))
     except (StoreError, TaxonomyError, ValueError, KeyError, PermissionError) as exc:
-        st.session_state[SUGGESTION_FLASH] = ("error", md(f"Could not add {term!r}: {exc}"))
+        st.session_state[SUGGESTION_FLASH] = ("error", f"Could not add {term!r}: {exc}")
         return
     st.session_state[SUGGESTION_FLASH] = (
         "success",
-        md(f"Added the keyword {term!r} to {label!r}.")
-        + " Run the lexicon technique again on Classify to use it.",
+        f"Added the keyword {term!r} to {label!r}. Run the lexicon technique again on Classify "
+        "to use it.",
     )
 
 

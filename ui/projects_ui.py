@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.examples import EXAMPLE_NAME, create_example_project
 from core.store import StoreError
+from ui.markdown import md
 from ui.session import PROJECT_KEY, select_project
 
 FLASH = "_projects_flash"  # success message shown once on the next run
@@ -40,13 +41,13 @@ def _clear_messages() -> None:
 def show_error(action: str) -> None:
     message = st.session_state.get(ERRORS, {}).get(action)
     if message:
-        st.error(message, icon=":material/error:")
+        st.error(md(message), icon=":material/error:")
 
 
 def show_flash() -> None:
     message = st.session_state.pop(FLASH, None)
     if message:
-        st.success(message, icon=":material/check_circle:")
+        st.success(md(message), icon=":material/check_circle:")
 
 
 # --- callbacks --------------------------------------------------------------------------

@@ -158,11 +158,11 @@ def _flash(kind: str, message: str) -> None:
 def show_flash() -> None:
     kind, message = st.session_state.pop(FLASH, (None, None))
     if kind == "success":
-        st.toast(message, icon=":material/check:")
+        st.toast(md(message), icon=":material/check:")
     elif kind == "error":
-        st.error(message)
+        st.error(md(message))
     elif kind == "info":
-        st.info(message)
+        st.info(md(message))
 
 
 def _move(step: int) -> None:
@@ -214,7 +214,7 @@ def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
 
 def on_accept(view: Displayed) -> None:
     if _save(view, "accept", view.suggested, expected_current=view.expected_current):
-        _flash("success", f"Accepted: {md(', '.join(view.suggested)) or 'no labels'}")
+        _flash("success", f"Accepted: {', '.join(view.suggested) or 'no labels'}")
         _move(+1)
 
 
@@ -227,7 +227,7 @@ def on_save_correction(view: Displayed) -> None:
         return
     decision = "accept" if set(labels) == set(view.suggested) else "correct"
     if _save(view, decision, labels, expected_current=view.expected_current):
-        _flash("success", f"Saved: {md(', '.join(labels)) or 'no labels'}")
+        _flash("success", f"Saved: {', '.join(labels) or 'no labels'}")
         _move(+1)
 
 
@@ -299,7 +299,7 @@ def on_conflict_overwrite(view: Displayed) -> None:
         conflict["labels"],
         expected_current=theirs.id if theirs is not None else None,
     ):
-        _flash("success", f"Saved yours: {md(', '.join(conflict['labels'])) or 'no labels'}")
+        _flash("success", f"Saved yours: {', '.join(conflict['labels']) or 'no labels'}")
         _move(+1)
 
 
@@ -410,13 +410,13 @@ def _render_conflict(view: Displayed) -> None:
     if theirs is None:
         st.warning(
             "The review you saw on this document was undone in the meantime. "
-            f"Yours: {', '.join(conflict['labels']) or 'no labels'}."
+            f"Yours: {md(', '.join(conflict['labels'])) or 'no labels'}."
         )
     else:
         st.warning(
-            f"**{theirs.reviewer}** reviewed this document at {theirs.created_at} after you "
-            f"opened it: {theirs.decision} → {', '.join(theirs.labels) or 'no labels'}. "
-            f"Yours: {conflict['decision']} → {', '.join(conflict['labels']) or 'no labels'}."
+            f"**{md(theirs.reviewer)}** reviewed this document at {theirs.created_at} after "
+            f"you opened it: {theirs.decision} → {md(', '.join(theirs.labels)) or 'no labels'}. "
+            f"Yours: {conflict['decision']} → {md(', '.join(conflict['labels'])) or 'no labels'}."
         )
     cols = st.columns(2)
     cols[0].button(
@@ -519,7 +519,7 @@ def _render_correction(view: Displayed, labels: list[str]) -> None:
     toggles = st.container(horizontal=True, gap="small")
     for number, label in enumerate(labels[:SHORTCUT_LABELS], start=1):
         toggles.button(
-            f"{number} {label}",
+            f"{number} {md(label)}",
             key=f"review_toggle_{number}",
             shortcut=str(number),
             type="primary" if label in chosen else "tertiary",

@@ -60,7 +60,7 @@ def _reset_editor() -> None:
 def show_flash() -> None:
     message = st.session_state.pop(FLASH, None)
     if message:
-        st.success(message, icon=":material/check_circle:")
+        st.success(md(message), icon=":material/check_circle:")
 
 
 def show_problems(problems: list[str]) -> None:
