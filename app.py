@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.auth import AuthConfigError, PermissionDenied, page_permission
 from core.auth import allowed_pages as pages_for_role
-from ui.auth import current_identity, render_config_error, render_sign_in, require
+from ui.auth import current_identity, render_config_error, render_sign_in, require, routed_page
 from ui.session import render_sidebar
 
 st.set_page_config(page_title="Sift", page_icon=":material/label:", layout="wide")
@@ -56,6 +56,7 @@ opened = next((path for path, candidate in registered.items() if candidate is pa
 require(page_permission(opened or page.url_path))  # checked on the server on every run
 render_sidebar()
 try:
-    page.run()
+    with routed_page():
+        page.run()
 except PermissionDenied as denied:  # a page tried an action the role may not do
     st.error(str(denied), icon=":material/block:")

@@ -21,13 +21,14 @@ from core.summaries import METHODS as SUMMARY_METHODS
 from core.techniques import get_technique, known_techniques
 from core.techniques.zero_shot import DEFAULT_TEMPLATE
 from ui import classify_ui
-from ui.auth import require
+from ui.auth import require, require_router
 from ui.markdown import md
 from ui.session import get_store, require_project, require_taxonomy
 
 DEFAULT_TECHNIQUES = ("rules", "lexicon", "embeddings")
 NER_BACKENDS = ("spacy+patterns", "patterns", "spacy", "transformers+patterns", "transformers")
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Classify")
 require("classify")  # checked on every run, server-side
 project = require_project()

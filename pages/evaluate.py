@@ -12,13 +12,14 @@ from core.learn import (
 )
 from core.results import ENSEMBLE
 from ui import diagnostics_ui
-from ui.auth import can
+from ui.auth import can, require_router
 from ui.charts import confusion_heatmap, learning_curve_chart, reliability_chart
 from ui.markdown import md
 from ui.session import get_store, require_project
 
 LEARN_MESSAGE = "_evaluate_message"  # (kind, text) from the last fit/train, shown once
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Evaluate")
 project = require_project()
 store = get_store()

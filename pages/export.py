@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.export import ExportOptions, build_rows, render, write_hf_folder
-from ui.auth import require
+from ui.auth import require, require_router
 from ui.session import get_store, require_project, reviewer_name
 
 PREPARED = "_export_prepared"  # {"settings", "data", "file_name", "mime", "rows", "preview"}
@@ -36,6 +36,7 @@ def _zip_hf_folder(rows: list[dict]) -> bytes:
     return buffer.getvalue()
 
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Export")
 require("export")  # checked on every run, server-side
 project = require_project()

@@ -13,11 +13,13 @@ from core.monitor import (
     project_snapshot,
     runs_table,
 )
+from ui.auth import require_router
 from ui.charts import distribution_comparison_chart, label_distribution_chart, line_over_time
 from ui.highlight import label_colours
 from ui.review_ui import prediction_table
 from ui.session import get_store, require_project
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Monitor")
 project = require_project()
 store = get_store()

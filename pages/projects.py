@@ -4,9 +4,10 @@ import streamlit as st
 
 from core.auth import page_permission
 from ui import projects_ui
-from ui.auth import can, current_identity
+from ui.auth import can, current_identity, require_router
 from ui.session import current_project, get_store
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Projects")
 st.caption("Turn piles of unstructured business text into trustworthy labels.")
 store = get_store()

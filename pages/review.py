@@ -4,10 +4,11 @@ import streamlit as st
 
 from core.results import project_settings
 from ui import review_ui
-from ui.auth import require
+from ui.auth import require, require_router
 from ui.learning import refresh_on_first_visit, render_learning_status
 from ui.session import get_store, require_project, require_taxonomy
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Review")
 require("review")  # checked on every run, server-side
 project = require_project()

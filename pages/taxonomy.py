@@ -3,9 +3,10 @@
 import streamlit as st
 
 from ui import taxonomy_ui
-from ui.auth import can
+from ui.auth import can, require_router
 from ui.session import get_store, require_project
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Taxonomy")
 project = require_project()
 store = get_store()

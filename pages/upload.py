@@ -4,9 +4,10 @@ import streamlit as st
 
 from core.ingest import SUPPORTED_EXTENSIONS, IngestLimits, IngestOptions
 from ui import upload_ui
-from ui.auth import require
+from ui.auth import require, require_router
 from ui.session import get_store, require_project, reviewer_name
 
+require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Upload")
 require("upload")  # checked on every run, server-side
 project = require_project()

@@ -546,16 +546,7 @@ def test_a_reviewer_can_review_but_not_export(auth_app, new_page):
 
 # --- a server that has not run app.py yet ----------------------------------------------------
 
-PAGE_SHELL_REASON = (
-    "Until app.py's st.navigation first runs in a server process, Streamlit serves /review, "
-    "/export ... by running pages/<page>.py directly (old-style multipage app), showing the "
-    "page's title, a navigation of every page file, and (where require_project() stops "
-    "before get_store()) no sign-in form. Renaming pages/ (e.g. to views/) removes the "
-    "fallback; see docs/security.md"
-)
 
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=PAGE_SHELL_REASON)
 def test_on_a_fresh_server_a_page_url_shows_only_the_sign_in_form(cold_auth_app, new_page):
     page = new_page()
     load(page, cold_auth_app.url, "export")

@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import math
 import os
+import runpy
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import streamlit as st
 
@@ -142,6 +147,38 @@ def current_page_path() -> str | None:
     info = ctx.pages_manager.get_pages().get(ctx.page_script_hash) or {}
     path = info.get("script_path")
     return str(path) if path else None
+
+
+# Set while app.py's router runs a page. A page script running without it was started by
+# Streamlit's pages/ fallback (a server process before its first st.navigation call).
+_ROUTED = threading.local()
+
+
+@contextmanager
+def routed_page() -> Iterator[None]:
+    """app.py runs the chosen page inside this."""
+    previous = getattr(_ROUTED, "active", False)
+    _ROUTED.active = True
+    try:
+        yield
+    finally:
+        _ROUTED.active = previous
+
+
+def require_router() -> None:
+    """The first call of every page script.
+
+    Started by Streamlit's pages/ fallback instead of app.py (a fresh server asked for
+    /review before app.py ever ran), the page runs app.py in its place and stops: the router
+    signs the visitor in, registers only the pages their role may open (from then on
+    Streamlit ignores pages/ in every session) and runs the asked-for page if it is one of
+    them. Nothing of the page is drawn before that.
+    """
+    if getattr(_ROUTED, "active", False):
+        return
+    router = Path(__file__).resolve().parent.parent / "app.py"
+    runpy.run_path(str(router), run_name="__main__")
+    st.stop()
 
 
 def require_current_page() -> Identity:
