@@ -436,6 +436,7 @@ STORE_PERMISSIONS: dict[str, str] = {
     "add_reviews": "review",
     "undo_review": "review",
     "undo_last_review": "review",
+    "undo_last_action": "review",
     "record_export": "export",
     "save_trained_model": "train",
 }

@@ -155,6 +155,20 @@ def test_undo_takes_back_the_accept_and_returns_to_the_document(project):
     assert displayed_document(at, project) == document
 
 
+def test_undo_after_a_bulk_accept_takes_all_of_it_back(project):
+    at = open_review(project)
+    at.segmented_control(key="review_mode").set_value("Table").run()
+    at.slider(key="review_bulk_threshold").set_value(0.5).run()
+    at.button(key="review_bulk_accept").click().run()
+    accepted = project.store.current_reviews(project.project_id)
+    assert len(accepted) >= 2
+    at.segmented_control(key="review_mode").set_value("Document").run()
+    at.button(key="review_undo").click().run()
+    assert not at.exception, at.exception
+    assert project.store.current_reviews(project.project_id) == {}
+    assert any(f"{len(accepted)} reviews taken back" in t.value for t in at.toast)
+
+
 def test_conflict_shows_the_other_decision_and_can_overwrite(project):
     at = open_review(project)
     document = displayed_document(at, project)

@@ -624,6 +624,42 @@ def test_an_undo_cannot_be_repeated_or_undone(store, project, doc_ids):
         store.undo_review(project.id, undo.id, reviewer="ann")
 
 
+def test_undo_last_action_takes_back_a_whole_bulk_save_at_once(store, project, doc_ids):
+    bulk = store.add_reviews(
+        project.id,
+        [{"document_id": doc, "decision": "accept", "labels": ["billing"]} for doc in doc_ids[:3]],
+        reviewer="ann",
+    )
+    assert len({r.action for r in bulk}) == 1 and bulk[0].action
+    single = review(store, project, doc_ids[3], "correct", ["praise"])
+    bobs = store.add_reviews(
+        project.id, [{"document_id": doc_ids[0], "decision": "flag"}], reviewer="bob"
+    )
+    [undo] = store.undo_last_action(project.id, "ann")  # the single correction first
+    assert undo.undoes == single.id
+    undos = store.undo_last_action(project.id, "ann")  # then the three accepts together
+    assert sorted(u.undoes for u in undos) == sorted(r.id for r in bulk)
+    assert len({u.action for u in undos}) == 1
+    assert store.current_reviews(project.id) == {}
+    assert store.undo_last_action(project.id, "ann") == []
+    assert store.flagged_document_ids(project.id) == {doc_ids[0]}  # bob's flag stays
+    assert bobs[0].action != bulk[0].action
+
+
+def test_reviews_from_before_actions_were_recorded_are_undone_one_at_a_time(
+    store, project, doc_ids
+):
+    import sqlite3
+
+    first, second = (review(store, project, doc) for doc in doc_ids[:2])
+    with sqlite3.connect(store.path) as conn:  # as a database from before migration m005
+        conn.execute("DROP TRIGGER reviews_are_append_only_update")
+        conn.execute("UPDATE reviews SET action = ''")
+    [undo] = store.undo_last_action(project.id, "ann")
+    assert undo.undoes == second.id
+    assert set(store.current_reviews(project.id)) == {first.document_id}
+
+
 def test_flag_and_unflag(store, project, doc_ids):
     review(store, project, doc_ids[0], "flag", ())
     review(store, project, doc_ids[1], "flag", ())

@@ -246,15 +246,21 @@ def on_flag(view: Displayed) -> None:
 
 
 def on_undo(project_id: int, table: PredictionTable) -> None:
+    """Take back the reviewer's last action: one review, or a whole bulk save."""
     store = get_store()
     try:
-        undo = store.undo_last_review(project_id, reviewer_name())
+        undos = store.undo_last_action(project_id, reviewer_name())
     except StoreError as exc:
         _flash("error", str(exc))
         return
-    if undo is None:
+    if not undos:
         _flash("info", f"Nothing to undo: {reviewer_name()} has no review left to take back.")
         return
+    if len(undos) > 1:
+        _flash("success", f"Undid the last bulk action: {len(undos):,} reviews taken back")
+        st.session_state.pop(QUEUE, None)  # many documents changed status: rebuild the queue
+        return
+    (undo,) = undos
     undone = next(
         (r for r in store.review_history(project_id, undo.document_id) if r.id == undo.undoes),
         None,

@@ -10,6 +10,7 @@ migrations.py). The state of a document is computed from its log:
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,9 +27,14 @@ _NOT_RETRACTED = "NOT EXISTS (SELECT 1 FROM reviews AS u WHERE u.undoes = r.id)"
 
 _INSERT_REVIEW = """
     INSERT INTO reviews (project_id, document_id, reviewer, created_at, decision, labels,
-                         shown, undoes, note)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                         shown, undoes, note, action)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+
+
+def _new_action() -> str:
+    """The id shared by every review one call writes (one click, one bulk save)."""
+    return uuid.uuid4().hex
 
 
 class ReviewsMixin(StoreBase):
@@ -60,7 +66,9 @@ class ReviewsMixin(StoreBase):
         }
         with self._write():
             label_names = set(self._label_names_of(project_id))
-            return self._append_review(project_id, item, reviewer, label_names, where="")
+            return self._append_review(
+                project_id, item, reviewer, label_names, where="", action=_new_action()
+            )
 
     def add_reviews(self, project_id: int, items: Sequence[dict], *, reviewer: str) -> list[Review]:
         """Append many reviews in one transaction: all of them, or none if any is invalid.
@@ -69,6 +77,7 @@ class ReviewsMixin(StoreBase):
         """
         with self._write():
             label_names = set(self._label_names_of(project_id))
+            action = _new_action()  # one bulk save: undone together by undo_last_action
             reviews = []
             for index, item in enumerate(items):
                 where = f"Item {index + 1}: "
@@ -83,12 +92,20 @@ class ReviewsMixin(StoreBase):
                         f"{where}needs 'document_id' and 'decision'. Nothing was saved."
                     )
                 reviews.append(
-                    self._append_review(project_id, item, reviewer, label_names, where=where)
+                    self._append_review(
+                        project_id, item, reviewer, label_names, where=where, action=action
+                    )
                 )
             return reviews
 
     def undo_review(
-        self, project_id: int, review_id: int, *, reviewer: str, note: str = ""
+        self,
+        project_id: int,
+        review_id: int,
+        *,
+        reviewer: str,
+        note: str = "",
+        action: str | None = None,
     ) -> Review:
         """Append an 'undo' that retracts review `review_id`; returns the 'undo' review."""
         _check_reviewer(reviewer)
@@ -104,7 +121,16 @@ class ReviewsMixin(StoreBase):
             if self._scalar("SELECT id FROM reviews WHERE undoes = ?", [review_id]) is not None:
                 raise StoreError(f"Review {review_id} has already been undone.")
             return self._insert_review(
-                conn, project_id, row["document_id"], reviewer, "undo", [], None, review_id, note
+                conn,
+                project_id,
+                row["document_id"],
+                reviewer,
+                "undo",
+                [],
+                None,
+                review_id,
+                note,
+                action or _new_action(),
             )
 
     def undo_last_review(self, project_id: int, reviewer: str) -> Review | None:
@@ -120,6 +146,38 @@ class ReviewsMixin(StoreBase):
             if target is None:
                 return None
             return self.undo_review(project_id, target, reviewer=reviewer)
+
+    def undo_last_action(self, project_id: int, reviewer: str) -> list[Review]:
+        """Retract everything `reviewer`'s latest action wrote (one review, or a whole bulk
+        save) that is not yet undone, in one transaction; returns the 'undo' reviews (empty
+        when there is nothing to undo). Reviews from before actions were recorded count as
+        one action each."""
+        _check_reviewer(reviewer)
+        with self._write():
+            self._require_project(project_id)
+            latest = self._row(
+                f"SELECT id, action FROM reviews AS r WHERE project_id = ? AND reviewer = ? "
+                f"AND decision != 'undo' AND {_NOT_RETRACTED} ORDER BY id DESC LIMIT 1",
+                [project_id, reviewer],
+            )
+            if latest is None:
+                return []
+            if latest["action"]:
+                targets = [
+                    row["id"]
+                    for row in self._rows(
+                        f"SELECT id FROM reviews AS r WHERE project_id = ? AND reviewer = ? "
+                        f"AND action = ? AND decision != 'undo' AND {_NOT_RETRACTED} ORDER BY id",
+                        [project_id, reviewer, latest["action"]],
+                    )
+                ]
+            else:
+                targets = [latest["id"]]
+            action = _new_action()
+            return [
+                self.undo_review(project_id, target, reviewer=reviewer, action=action)
+                for target in targets
+            ]
 
     def current_reviews(self, project_id: int) -> dict[str, Review]:
         """document_id -> its current review (latest accept/correct not undone)."""
@@ -193,7 +251,14 @@ class ReviewsMixin(StoreBase):
         return [row["name"] for row in rows]
 
     def _append_review(
-        self, project_id: int, item: dict, reviewer: str, label_names: set[str], *, where: str
+        self,
+        project_id: int,
+        item: dict,
+        reviewer: str,
+        label_names: set[str],
+        *,
+        where: str,
+        action: str,
     ) -> Review:
         """Validate one review and insert it; must run inside a write transaction."""
         _check_reviewer(reviewer)
@@ -232,7 +297,7 @@ class ReviewsMixin(StoreBase):
                 raise ReviewConflict(_conflict_message(document_id, current), current=current)
         conn = self._connection()
         return self._insert_review(
-            conn, project_id, document_id, reviewer, decision, labels, shown, None, note
+            conn, project_id, document_id, reviewer, decision, labels, shown, None, note, action
         )
 
     def _insert_review(
@@ -246,6 +311,7 @@ class ReviewsMixin(StoreBase):
         shown: dict | None,
         undoes: int | None,
         note: str,
+        action: str,
     ) -> Review:
         created_at = utc_now()
         try:
@@ -264,6 +330,7 @@ class ReviewsMixin(StoreBase):
                 shown_json,
                 undoes,
                 note,
+                action,
             ],
         )
         return Review(
@@ -277,6 +344,7 @@ class ReviewsMixin(StoreBase):
             shown=loads(shown_json),  # as it will read back: a copy, tuples as lists
             undoes=undoes,
             note=note,
+            action=action,
         )
 
 
@@ -310,4 +378,5 @@ def _review(row: dict) -> Review:
         shown=loads(row["shown"]),
         undoes=row["undoes"],
         note=row["note"],
+        action=row.get("action", ""),
     )

@@ -283,3 +283,10 @@ def m004_runs_owner(db: sqlite_utils.Database) -> None:
     """Which process runs a run ("host:pid:start time"), so a run whose process was killed can
     be told from one still working."""
     db["runs"].add_column("owner", str, not_null_default="")
+
+
+@migration
+def m005_reviews_action(db: sqlite_utils.Database) -> None:
+    """Which call wrote a review (one id per click or bulk save), so a bulk accept can be
+    undone as one action. Adding a column is not an update of any review."""
+    db["reviews"].add_column("action", str, not_null_default="")

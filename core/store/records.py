@@ -116,6 +116,7 @@ class Review:
     shown: dict[str, Any] | None
     undoes: int | None  # for "undo": the id of the review it retracts
     note: str
+    action: str = ""  # shared by the reviews one call wrote (a bulk save); "" before m005
 
 
 @dataclass(frozen=True)
