@@ -6,7 +6,8 @@ spaces; no keywords, patterns or entity hints, so rules, lexicon and NER abstain
 ensemble is embeddings + supervised). Starting from zero reviews, a reviewer labels `step`
 documents at a time, picked
 
-  (a) by Sift's active-learning queue (`core.active_learning.priority` + `select_batch`), or
+  (a) by Sift's active-learning queue (`core.active_learning.priority`, given the reviewed
+      labels' counts as the app gives them, + `select_batch`), or
   (b) in random order (mean of --seeds seeds),
 
 and after each step Sift relearns exactly as the app does: `core.learn.fit_linear_model`
@@ -195,8 +196,9 @@ def run_arm(sift: Sift, arm: str, seed: int, step: int, checkpoints) -> dict[int
                 ensemble, technique_scores, present = sift.predict(reviewed)
                 candidates = np.ones(n_docs, dtype=bool)
                 candidates[reviewed] = False
+                counts = np.bincount(data.truth[reviewed], minlength=n_labels)
                 picks = select_batch(
-                    priority(ensemble, technique_scores, present),
+                    priority(ensemble, technique_scores, present, label_counts=counts),
                     data.embeddings,
                     size,
                     candidates=candidates,

@@ -8,7 +8,11 @@ Selection (pure functions over arrays, N documents, L labels, T techniques):
   closest any label comes to the threshold. In [0, 1].
 - disagreement between techniques: the share of non-abstaining techniques whose decision
   (top label, or label set) differs from the model's. In [0, 1].
-- priority = uncertainty + `disagreement_weight` * disagreement.
+- label balance: 1 - L * (p . s) for a document's label distribution p and the reviews'
+  label shares s, in [-1, 1]: documents likely in labels with few reviews so far come sooner
+  (rare classes, topics the reviewer has not met yet).
+- priority = uncertainty + `disagreement_weight` * disagreement
+  (+ `balance_weight` * label balance, given the reviewed labels' counts).
 - diversity: documents are picked greedily from the `window` highest-priority candidates,
   each pick's priority lowered by `redundancy` times its cosine similarity to the most
   similar document already picked (maximal marginal relevance). A batch is then not twenty
@@ -34,6 +38,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DISAGREEMENT_WEIGHT = 0.5
+BALANCE_WEIGHT = 0.5  # priority for documents likely in labels with few reviews so far
 REDUNDANCY = 0.5  # priority lost per unit of cosine similarity to an already-picked document
 WINDOW = 10  # candidates considered per pick: WINDOW * batch size (at least MIN_WINDOW)
 MIN_WINDOW = 50
@@ -111,11 +116,16 @@ def priority(
     threshold: float = 0.5,
     covered: np.ndarray | None = None,
     disagreement_weight: float = DISAGREEMENT_WEIGHT,
+    label_counts: np.ndarray | None = None,
+    balance_weight: float = BALANCE_WEIGHT,
 ) -> np.ndarray:
-    """(N,) uncertainty + disagreement_weight * disagreement: higher = review sooner."""
+    """(N,) uncertainty + disagreement_weight * disagreement + balance_weight * label_balance
+    (the last only given `label_counts`, reviewed documents per label): higher = review sooner."""
     value = uncertainty(
         probabilities, multi_label=multi_label, threshold=threshold, covered=covered
     )
+    if label_counts is not None and balance_weight:
+        value = value + balance_weight * label_balance(probabilities, label_counts)
     if technique_scores is not None and len(technique_scores):
         if present is None:
             present = np.ones(np.asarray(technique_scores).shape[:2], dtype=bool)
@@ -123,6 +133,30 @@ def priority(
             technique_scores, present, probabilities, multi_label=multi_label, threshold=threshold
         )
     return value
+
+
+def label_balance(probabilities: np.ndarray, label_counts: np.ndarray | None) -> np.ndarray:
+    """(N,) in [-1, 1]: how under-reviewed a document's likely labels are.
+
+    label_counts (L,): reviewed documents per label so far. With the reviews' label shares
+    s and a document's label distribution p (its probabilities, normalised to sum 1), the
+    value is 1 - L * (p . s), clipped: 0 when the document's labels have had their fair
+    share (1/L) of reviews, up to 1 when none, negative when they have had more. It steers
+    the queue toward labels the reviewer has barely seen (rare classes, missed topics).
+    All zeros before any review."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    n_docs, n_labels = probabilities.shape
+    if label_counts is None or n_labels == 0:
+        return np.zeros(n_docs)
+    counts = np.asarray(label_counts, dtype=float).reshape(n_labels)
+    if counts.sum() <= 0:
+        return np.zeros(n_docs)
+    share = counts / counts.sum()
+    totals = probabilities.sum(axis=1, keepdims=True)
+    distribution = np.divide(
+        probabilities, totals, out=np.full_like(probabilities, 1.0 / n_labels), where=totals > 0
+    )
+    return np.clip(1.0 - n_labels * (distribution @ share), -1.0, 1.0)
 
 
 # --- diverse selection (pure) -------------------------------------------------------------------
@@ -302,16 +336,24 @@ def active_queue(
     queue's "needed" order (`core.review_queue.order_queue`), diversified by the sentence
     embeddings of its leading candidates (computed if need be) unless `use_embeddings` is
     False, when the ensemble's probability vectors stand in for them."""
-    from core.review_queue import load_predictions, order_queue
+    from core.review_queue import (
+        load_predictions,
+        needed_priority,
+        order_queue,
+        reviewed_label_counts,
+    )
 
     table = load_predictions(store, project_id)
     reviewed = set(store.current_reviews(project_id))
     candidates = np.array([doc not in reviewed for doc in table.document_ids], dtype=bool)
+    counts = reviewed_label_counts(store, project_id, table.labels)
     vectors = None
     if use_embeddings:
-        window = diversity_window(table.priority, candidates)
+        window = diversity_window(needed_priority(table, counts), candidates)
         vectors = diversity_vectors(store, project_id, table, window)
-    items = order_queue(table, order="needed", keep=candidates, vectors=vectors)
+    items = order_queue(
+        table, order="needed", keep=candidates, vectors=vectors, label_counts=counts
+    )
     ids = [item.document_id for item in items]
     return ids if limit is None else ids[:limit]
 
@@ -442,6 +484,7 @@ __all__ = [
     "diverse_order",
     "diversity_vectors",
     "diversity_window",
+    "label_balance",
     "labelled_review_count",
     "maybe_refresh",
     "priority",

@@ -1,7 +1,8 @@
 """The review queue: which document a person should look at next.
 
 "Most needed next" is the active-learning order of `core.active_learning`: priority =
-uncertainty of the ensemble + DISAGREEMENT_WEIGHT * disagreement of the techniques with it,
+uncertainty of the ensemble + DISAGREEMENT_WEIGHT * disagreement of the techniques with it
+(+ BALANCE_WEIGHT * label balance: labels with few reviews so far come sooner),
 the leading documents picked for diversity (not twenty near-duplicates in a row) when
 sentence-embedding vectors are given, otherwise over the ensemble's probability vectors.
 
@@ -27,10 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.active_learning import (
+    BALANCE_WEIGHT,
     DISAGREEMENT_WEIGHT,
     decisions,
     disagreement,
     diverse_order,
+    label_balance,
     uncertainty,
 )
 from core.results import ENSEMBLE, project_settings
@@ -266,6 +269,25 @@ def table_signature(store, project_id: int) -> tuple:
     )
 
 
+def reviewed_label_counts(store, project_id: int, labels: Sequence[str]) -> np.ndarray:
+    """(L,) how many current reviews carry each of `labels` (what label balance needs)."""
+    index = {name: i for i, name in enumerate(labels)}
+    counts = np.zeros(len(labels))
+    for review in store.current_reviews(project_id).values():
+        for name in review.labels:
+            if name in index:
+                counts[index[name]] += 1
+    return counts
+
+
+def needed_priority(table: PredictionTable, label_counts: np.ndarray | None = None) -> np.ndarray:
+    """(N,) the "needed" order's score: the table's priority plus, given the reviewed labels'
+    counts, `core.active_learning.label_balance` (labels seen little so far come sooner)."""
+    if label_counts is None:
+        return table.priority
+    return table.priority + BALANCE_WEIGHT * label_balance(table.ensemble, label_counts)
+
+
 def order_queue(
     table: PredictionTable,
     *,
@@ -273,11 +295,13 @@ def order_queue(
     keep: np.ndarray | None = None,
     seed: int = 0,
     vectors: np.ndarray | None = None,
+    label_counts: np.ndarray | None = None,
 ) -> list[QueueItem]:
     """Rank the documents of `table` (only those where `keep` is True) by `order`.
 
-    `vectors` (N, D), for "needed": what diversity compares (sentence embeddings of at least
-    the `core.active_learning.diversity_window`); default the ensemble's probabilities.
+    For "needed": `vectors` (N, D) are what diversity compares (sentence embeddings of at
+    least the `core.active_learning.diversity_window`; default the ensemble's probabilities)
+    and `label_counts` (L,) the reviews per label so far (`reviewed_label_counts`).
     """
     if order not in ORDERS:
         raise ValueError(f"unknown queue order {order!r}; choose one of: {', '.join(ORDERS)}")
@@ -285,7 +309,9 @@ def order_queue(
     position = np.arange(n_docs)  # added order: the stable tie-break
     if order == "needed":
         ranked = diverse_order(
-            table.priority, table.ensemble if vectors is None else vectors, candidates=keep
+            needed_priority(table, label_counts),
+            table.ensemble if vectors is None else vectors,
+            candidates=keep,
         )
         return [table.item(int(i)) for i in ranked]
     if order == "newest":

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from core.active_learning import (
     RefreshPolicy,
     disagreement,
+    label_balance,
     maybe_refresh,
     priority,
     priority_order,
@@ -66,6 +67,26 @@ def clusters(rng, centres, sizes, noise=0.02):
         points.append(centre + noise * rng.standard_normal((size, len(centre))))
         which += [index] * size
     return np.vstack(points), np.array(which)
+
+
+def test_label_balance_favours_documents_of_labels_with_few_reviews():
+    probabilities = np.array([[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    assert label_balance(probabilities, None).tolist() == [0, 0, 0, 0]
+    assert label_balance(probabilities, np.zeros(3)).tolist() == [0, 0, 0, 0]
+    balance = label_balance(probabilities, np.array([6, 3, 0]))  # no "c" reviewed yet
+    assert balance[2] == pytest.approx(1.0)  # surely "c": the most wanted
+    assert balance[1] > balance[0]  # "b" has had fewer reviews than "a"
+    assert balance[0] == pytest.approx(1 - 3 * (0.9 * 6 / 9 + 0.1 * 3 / 9))
+    assert balance[3] == pytest.approx(0.0)  # no scores: treated as evenly spread
+    assert np.all((balance >= -1) & (balance <= 1))
+
+
+def test_with_label_counts_an_equally_uncertain_document_of_a_rare_label_comes_first():
+    probabilities = np.array([[0.55, 0.45], [0.45, 0.55]])  # equally uncertain
+    plain = priority(probabilities)
+    assert plain[0] == pytest.approx(plain[1])
+    balanced = priority(probabilities, label_counts=np.array([10, 1]))
+    assert balanced[1] > balanced[0]
 
 
 def test_a_batch_spreads_over_clusters_instead_of_taking_near_duplicates():

@@ -137,6 +137,18 @@ def test_needed_order_keeps_only_the_kept_documents():
     assert ranked == ["d0", "d2", "d3"]
 
 
+def test_needed_order_brings_the_least_reviewed_label_forward():
+    t = table([[[0.6, 0.4, 0], [0.4, 0.6, 0], [0.9, 0.1, 0]]])
+    plain = [item.document_id for item in order_queue(t, order="needed")]
+    balanced = [
+        item.document_id
+        for item in order_queue(t, order="needed", label_counts=np.array([5.0, 0.0, 0.0]))
+    ]
+    assert plain[0] in ("d0", "d1")
+    assert balanced[0] == "d1"  # likely "shipping", which nobody has reviewed yet
+    assert balanced[-1] == "d2"  # confident and "billing", already well reviewed
+
+
 def test_newest_order_is_reverse_added_order():
     t = table([[[0.9, 0.1, 0], [0.5, 0.5, 0], [0.2, 0.8, 0]]])
     assert [i.document_id for i in order_queue(t, order="newest")] == ["d2", "d1", "d0"]
@@ -282,6 +294,17 @@ def test_reviewed_filter_keeps_only_reviewed_documents(project):
         i.document_id for i in build_queue(store, pid, filters=QueueFilters(status="reviewed"))
     ]
     assert queued == [ids[1]]
+
+
+def test_reviewed_label_counts_count_current_reviews_per_label(project):
+    from core.review_queue import reviewed_label_counts
+
+    store, pid, ids = project
+    store.add_review(pid, ids[0], reviewer="ann", decision="accept", labels=["billing"])
+    store.add_review(pid, ids[1], reviewer="ann", decision="correct", labels=["billing"])
+    store.add_review(pid, ids[1], reviewer="bob", decision="correct", labels=["shipping"])
+    store.add_review(pid, ids[2], reviewer="ann", decision="flag")  # no labels
+    assert reviewed_label_counts(store, pid, LABELS).tolist() == [1, 1, 0]
 
 
 def test_flagged_only_filter(project):

@@ -23,7 +23,9 @@ from core.review_queue import (
     QueueItem,
     filter_mask,
     load_predictions,
+    needed_priority,
     order_queue,
+    reviewed_label_counts,
     shown_payload,
     table_signature,
 )
@@ -119,12 +121,13 @@ def current_queue(
         return state["items"]
     previous = _current_document_id()
     keep = filter_mask(store, project_id, table, filters)
-    vectors = None
+    vectors = counts = None
     if order == "needed":
+        counts = reviewed_label_counts(store, project_id, table.labels)
         # Sentence embeddings for diversity only when already cached (the embeddings or
         # supervised technique, or a refresh, computed them): building the queue never waits
         # for a model. Otherwise the ensemble's probability vectors stand in.
-        window = diversity_window(table.priority, keep)
+        window = diversity_window(needed_priority(table, counts), keep)
         vectors = diversity_vectors(store, project_id, table, window, compute=False)
     items = order_queue(
         table,
@@ -132,6 +135,7 @@ def current_queue(
         keep=keep,
         seed=st.session_state.get(SEED, 0),
         vectors=vectors,
+        label_counts=counts,
     )
     st.session_state[QUEUE] = {"key": key, "items": items}
     ids = [item.document_id for item in items]
