@@ -83,7 +83,15 @@ def evaluate(
         binarizer = MultiLabelBinarizer(classes=labels)
         y_true, y_pred = binarizer.fit_transform(actual), binarizer.transform(predicted)
         evaluation.accuracy = float(accuracy_score(y_true, y_pred))
-        evaluation.macro_f1 = float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+        # As in single-label: labels neither reviewed nor predicted here do not count (their
+        # F1 is undefined, and counting it as 0 would punish a technique for a label it was
+        # never asked about).
+        present = np.flatnonzero(y_true.any(axis=0) | y_pred.any(axis=0))
+        evaluation.macro_f1 = (
+            float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+            if len(present)
+            else 0.0
+        )
         precision, recall, f1, support = precision_recall_fscore_support(
             y_true, y_pred, zero_division=0
         )

@@ -43,6 +43,15 @@ def test_multi_label_exact_match_and_macro_f1():
     assert ev.macro_f1 == pytest.approx(2 / 3)
 
 
+def test_multi_label_macro_f1_leaves_out_labels_neither_true_nor_predicted():
+    results = {"d1": result(0.9, 0.1, 0.1), "d2": result(0.1, 0.9, 0.1)}
+    truth = {"d1": ["a"], "d2": ["b"]}
+    ev = evaluate("t", results, truth, LABELS, multi_label=True, threshold=0.5)
+    # a and b perfect; c never reviewed nor predicted on these documents: not counted
+    assert ev.accuracy == pytest.approx(1.0)
+    assert ev.macro_f1 == pytest.approx(1.0)
+
+
 def test_nothing_covered_gives_zero_metrics_not_an_error():
     ev = evaluate("t", {"d1": TextResult(scores=None)}, {"d1": ["a"]}, LABELS, multi_label=False)
     assert ev.coverage == 0 and ev.accuracy == 0
