@@ -454,17 +454,8 @@ def test_a_run_whose_process_ended_is_abandoned_and_can_be_failed(store, project
 
 def test_pruning_keeps_only_the_latest_predictions_of_that_technique(store, project, doc_ids):
     def run_with(technique, key):
-        run_id = store.start_run(
-            project.id,
-            technique=technique,
-            config_hash=key,
-            config={},
-            cache_key=key,
-            model_id="",
-            model_revision="",
-            device="cpu",
-            dtype="",
-            n_documents=len(doc_ids),
+        run_id = start_run(
+            store, project, technique=technique, cache_key=key, n_documents=len(doc_ids)
         )
         store.write_predictions(
             project.id,
@@ -816,25 +807,15 @@ def test_exports_are_logged(store, project):
 
 
 def test_trained_model_history_is_oldest_first_per_kind_without_blobs(store, project):
-    first = store.save_trained_model(
-        project.id,
-        kind="supervised",
-        params={},
-        metrics={"cv_accuracy": 0.5},
-        blob=b"a",
-        n_reviews=4,
-    )
-    store.save_trained_model(
-        project.id, kind="ensemble_weights", params={}, metrics={}, blob=None, n_reviews=4
-    )
-    second = store.save_trained_model(
-        project.id,
-        kind="supervised",
-        params={},
-        metrics={"cv_accuracy": 0.75},
-        blob=b"b",
-        n_reviews=9,
-    )
+    def save(kind, accuracy, blob, n_reviews):
+        metrics = {} if accuracy is None else {"cv_accuracy": accuracy}
+        return store.save_trained_model(
+            project.id, kind=kind, params={}, metrics=metrics, blob=blob, n_reviews=n_reviews
+        )
+
+    first = save("supervised", 0.5, b"a", 4)
+    save("ensemble_weights", None, None, 4)
+    second = save("supervised", 0.75, b"b", 9)
     history = store.trained_model_history(project.id, "supervised")
     assert [(h["id"], h["n_reviews"], h["metrics"]) for h in history] == [
         (first, 4, {"cv_accuracy": 0.5}),
