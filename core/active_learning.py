@@ -42,7 +42,7 @@ BALANCE_WEIGHT = 0.5  # priority for documents likely in labels with few reviews
 REDUNDANCY = 0.5  # priority lost per unit of cosine similarity to an already-picked document
 WINDOW = 10  # candidates considered per pick: WINDOW * batch size (at least MIN_WINDOW)
 MIN_WINDOW = 50
-DIVERSE_HEAD = 20  # priority_order diversifies this many leading documents, then plain priority
+DIVERSE_HEAD = 20  # diverse_order diversifies this many leading documents, then plain priority
 
 
 # --- scores (pure) ------------------------------------------------------------------------------
@@ -390,7 +390,7 @@ class RefreshOutcome:
 
 def labelled_review_count(store, project_id: int) -> int:
     """Reviewed documents that carry labels (what training uses)."""
-    return sum(1 for review in store.current_reviews(project_id).values() if review.labels)
+    return store.count_labelled_reviews(project_id)
 
 
 def refresh_due(store, project_id: int, policy: RefreshPolicy = RefreshPolicy()) -> bool:

@@ -413,6 +413,7 @@ STORE_PERMISSIONS: dict[str, str] = {
             "review_history",
             "flagged_document_ids",
             "count_reviews",
+            "count_labelled_reviews",
             "list_exports",
             "latest_trained_model",
             "trained_model_history",

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.auth import hash_password, load_auth_config
 from core.documents import Document
 from core.engine import run_techniques
 from core.evaluate import evaluate_project
 from core.learn import MIN_REVIEWS_FOR_ENSEMBLE_FIT
 from core.techniques import create_technique
 from tests.page_project import FIRST_BATCH, build_project
-from ui.auth import USER_KEY
+from tests.signed_in import signed_in_app
 
 APP = str(Path(__file__).parent.parent / "app.py")
 # The first batch's texts, in order, with the label a person would give them.
@@ -129,18 +127,7 @@ def test_train_supervised_model_reports_cross_validated_metrics(project):
 
 
 def open_as_viewer(project) -> AppTest:
-    auth = {
-        "cookie_secret": "Zr4kW9-pQ2xL7mVt3Nb8Hy5Jc6Gd1Fs0AeUoTiRq",
-        "users": {"vera": {"password_hash": hash_password("vera-pw", rounds=4), "role": "viewer"}},
-    }
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["auth"] = auth
-    at.session_state["sift_project_id"] = project.project_id
-    at.session_state[USER_KEY] = {
-        "name": "vera",
-        "fingerprint": load_auth_config({"auth": auth}).users["vera"].fingerprint,
-        "signed_in_at": time.time(),
-    }
+    at = signed_in_app("vera", "viewer", project_id=project.project_id)
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception, at.exception
     return at

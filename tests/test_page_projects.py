@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.auth import hash_password, load_auth_config
 from core.examples import EXAMPLE_NAME
 from core.store import Store
-from ui.auth import USER_KEY
+from tests.signed_in import signed_in_app
 
 APP = str(Path(__file__).parent.parent / "app.py")
 PROJECT = "sift_project_id"
@@ -170,17 +168,7 @@ def test_try_it_again_opens_the_same_example(store):
 
 def test_a_viewer_sees_the_list_but_cannot_create_rename_or_delete(store):
     project = store.create_project("Shared")
-    section = {
-        "cookie_secret": "Zr4kW9-pQ2xL7mVt3Nb8Hy5Jc6Gd1Fs0AeUoTiRq",
-        "users": {"vera": {"password_hash": hash_password("pw", rounds=4), "role": "viewer"}},
-    }
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["auth"] = section
-    at.session_state[USER_KEY] = {
-        "name": "vera",
-        "fingerprint": load_auth_config({"auth": section}).users["vera"].fingerprint,
-        "signed_in_at": time.time(),
-    }
+    at = signed_in_app("vera", "viewer")
     at.session_state[PROJECT] = project.id
     at.switch_page("pages/projects.py").run()
     assert not at.exception, at.exception

@@ -6,17 +6,15 @@ edit state (edited_rows / added_rows / deleted_rows) before the run, as the brow
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.auth import hash_password, load_auth_config
 from core.store import Store
 from core.taxonomy import Keyword, Label, Taxonomy, dump_taxonomy
 from tests.rendered import as_shown
-from ui.auth import USER_KEY
+from tests.signed_in import signed_in_app
 
 APP = str(Path(__file__).parent.parent / "app.py")
 TAXONOMY = Taxonomy(
@@ -169,18 +167,7 @@ def test_importing_an_invalid_json_file_names_the_problem_and_keeps_the_labels(s
 
 
 def test_a_reviewer_reads_the_labels_but_cannot_change_them(store, project):
-    section = {
-        "cookie_secret": "Zr4kW9-pQ2xL7mVt3Nb8Hy5Jc6Gd1Fs0AeUoTiRq",
-        "users": {"bob": {"password_hash": hash_password("pw", rounds=4), "role": "reviewer"}},
-    }
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["auth"] = section
-    at.session_state[USER_KEY] = {
-        "name": "bob",
-        "fingerprint": load_auth_config({"auth": section}).users["bob"].fingerprint,
-        "signed_in_at": time.time(),
-    }
-    at.session_state["sift_project_id"] = project.id
+    at = signed_in_app("bob", "reviewer", project_id=project.id)
     at.switch_page("pages/taxonomy.py").run()
     assert not at.exception, at.exception
     assert at.dataframe[0].value["name"].tolist() == ["Billing", "Shipping"]

@@ -651,6 +651,20 @@ def test_reviews_from_before_actions_were_recorded_are_undone_one_at_a_time(
     assert set(store.current_reviews(project.id)) == {first.document_id}
 
 
+def test_count_labelled_reviews_counts_current_reviews_with_labels(store, project, doc_ids):
+    review(store, project, doc_ids[0], "accept", ["billing"])
+    review(store, project, doc_ids[1], "accept", [])  # reviewed, no label
+    review(store, project, doc_ids[2], "correct", ["praise"])
+    review(store, project, doc_ids[2], "correct", ["billing"])  # still one document
+    review(store, project, doc_ids[3], "flag", ())
+    assert store.count_labelled_reviews(project.id) == 2
+    store.undo_last_action(project.id, "ann")  # the flag
+    store.undo_last_action(project.id, "ann")  # doc 2's second correction: still labelled
+    assert store.count_labelled_reviews(project.id) == 2
+    store.undo_last_action(project.id, "ann")
+    assert store.count_labelled_reviews(project.id) == 1
+
+
 def test_flag_and_unflag(store, project, doc_ids):
     review(store, project, doc_ids[0], "flag", ())
     review(store, project, doc_ids[1], "flag", ())

@@ -231,6 +231,21 @@ class ReviewsMixin(StoreBase):
             )
         return {row["document_id"] for row in rows}
 
+    def count_labelled_reviews(self, project_id: int) -> int:
+        """How many documents have a current review that gives them at least one label (what
+        training learns from); one SQL count, cheap enough to run after every review."""
+        with self._read():
+            self._require_project(project_id)
+            return self._scalar(
+                "SELECT count(*) FROM ("
+                "  SELECT labels,"
+                "    row_number() OVER (PARTITION BY document_id ORDER BY id DESC) AS nth"
+                "  FROM reviews AS r WHERE project_id = ? AND decision IN ('accept', 'correct')"
+                f"  AND {_NOT_RETRACTED}"
+                ") WHERE nth = 1 AND labels != '[]'",
+                [project_id],
+            )
+
     def count_reviews(self, project_id: int) -> int:
         """How many documents have a current review (accept/correct not undone)."""
         with self._read():
