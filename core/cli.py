@@ -179,12 +179,12 @@ def build_techniques(
         cls = get_technique(name)
         kwargs = dict(options.get(name, {}))
         if name == "supervised" and "trained" not in kwargs:
-            from core.learn import load_supervised
+            from core.learning.trained import current_supervised_model
 
-            trained = load_supervised(store, project_id) if store is not None else None
+            trained = current_supervised_model(store, project_id) if store is not None else None
             if trained is None:
                 raise CliError(
-                    "no supervised model is trained for this project yet: review some "
+                    "this project has no learned supervised model yet: review some "
                     "documents, then run `python -m core train PROJECT`"
                 )
             kwargs["trained"] = trained
@@ -213,8 +213,10 @@ def cmd_classify(args) -> int:
         if args.threshold is not None:
             settings["threshold"] = args.threshold
         store.update_project_settings(project.id, settings)
+    from core.techniques import DEFAULT_TECHNIQUES
+
     techniques = build_techniques(
-        args.technique or ["rules", "lexicon"],
+        args.technique or list(DEFAULT_TECHNIQUES),
         multi_label=bool(settings.get("multi_label", False)),
         options=_parse_options(args.option),
         device=args.device,
@@ -260,28 +262,82 @@ def cmd_export(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from core.learn import fit_ensemble_weights, train_supervised
+    """The one learning path, as the app's background refresh runs it."""
+    from core.learning.loop import learn
 
     store = _store(args)
     project = _project(store, args.project)
-    if not args.ensemble_only:
-        _, metrics = train_supervised(store, project.id)
+    outcome = learn(store, project.id, by=args.by)
+    if outcome.skipped:
+        raise CliError(outcome.skipped)
+    if args.json:
+        print(json.dumps(_outcome_json(outcome), indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"learned from {outcome.n_reviews} reviewed documents (out of fold):")
+    names = {
+        "candidate": "candidate",
+        "current": "current version's recipe, same folds",
+        "baseline": "zero-review baseline",
+    }
+    for name, scores in outcome.scores.items():
         print(
-            "supervised: "
-            + ", ".join(
-                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()
-            )
+            f"  {names[name]}: accuracy {scores.accuracy:.3f}  macro-F1 {scores.macro_f1:.3f}  "
+            f"ECE {scores.ece:.3f}  ({scores.n} documents)"
         )
-    if not args.supervised_only:
-        fitted = fit_ensemble_weights(store, project.id)
-        weights = ", ".join(f"{k}={v:.2f}" for k, v in fitted["params"]["weights"].items())
-        print(f"ensemble weights: {weights}")
+    version = f"v{outcome.version_id}"
+    print(f"{version} {outcome.reason}")
+    if outcome.adopted:
+        print(f"scored {outcome.predicted} documents with the new supervised model")
+    return EXIT_OK
+
+
+def _outcome_json(outcome) -> dict:
+    return {
+        "n_reviews": outcome.n_reviews,
+        "adopted": outcome.adopted,
+        "version": outcome.version_id,
+        "reason": outcome.reason,
+        "scores": {name: scores.to_json() for name, scores in outcome.scores.items()},
+        "predicted": outcome.predicted,
+    }
+
+
+def cmd_versions(args) -> int:
+    """List learned configurations; pin, unpin or roll back."""
+    from core.learning import versions
+
+    store = _store(args)
+    project = _project(store, args.project)
+    if args.pin is not None:
+        versions.pin(store, project.id, args.pin, by=args.by)
+        print(f"pinned {project.name!r} to v{args.pin}: suggestions stay on it until unpinned")
+        return EXIT_OK
+    if args.unpin:
+        versions.pin(store, project.id, None, by=args.by)
+        current = store.current_model_version(project.id)
         print(
-            "ensemble: "
-            + ", ".join(
-                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in fitted["metrics"].items()
-            )
+            "unpinned: suggestions follow the latest adopted version"
+            + (f" (v{current.id})" if current else "")
+        )
+        return EXIT_OK
+    if args.rollback is not None:
+        version = versions.rollback(store, project.id, args.rollback, by=args.by)
+        print(f"v{version.id}: {version.reason}")
+        return EXIT_OK
+    rows = versions.history(store, project.id)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return EXIT_OK
+    if not rows:
+        print("nothing learned yet: review some documents, then `python -m core train PROJECT`")
+        return EXIT_OK
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        scores = row["candidate"] or {}
+        print(
+            f"{mark} v{row['id']:<4} {row['status']:8} {row['created_at'][:16]}  "
+            f"{row['n_reviews']:>5} reviews  accuracy {scores.get('accuracy', 0):.3f}  "
+            f"macro-F1 {scores.get('macro_f1', 0):.3f}  {row['reason']}"
         )
     return EXIT_OK
 
@@ -418,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--technique",
         "-t",
         action="append",
-        help="technique name; repeat (default: rules, lexicon)",
+        help="technique name; repeat (default: rules, lexicon, embeddings)",
     )
     p.add_argument("--option", "-o", action="append", default=[], metavar="TECHNIQUE.NAME=VALUE")
     group = p.add_mutually_exclusive_group()
@@ -460,14 +516,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "train",
-        help="train the supervised model and fit ensemble weights from reviews",
-        description="Both use the project's current reviews and print cross-validated metrics.",
+        help="learn from reviews now: train, judge, adopt if no worse",
+        description="The path the app runs in the background as reviews arrive: a supervised "
+        "model and the ensemble's weights, calibration and thresholds are fitted out of fold "
+        "on the current reviews; the candidate is adopted as a new version only if, on the "
+        "same reviewed documents, it is no worse than the current version and the zero-review "
+        "baseline. Prints the three out-of-fold scores and the verdict.",
+    )
+    p.add_argument("project")
+    p.add_argument("--by", default="cli", help="who asked (recorded with the version)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "versions",
+        help="learned configurations: list, pin, unpin, roll back",
+        description="Each candidate the learning loop judged, adopted or not, with its "
+        "out-of-fold scores; * marks the one driving suggestions.",
     )
     p.add_argument("project")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--supervised-only", action="store_true")
-    group.add_argument("--ensemble-only", action="store_true")
-    p.set_defaults(func=cmd_train)
+    group.add_argument("--pin", type=int, metavar="N", help="freeze suggestions on version N")
+    group.add_argument("--unpin", action="store_true", help="follow the latest version again")
+    group.add_argument(
+        "--rollback", type=int, metavar="N", help="adopt version N's configuration again"
+    )
+    p.add_argument("--by", default="cli", help="who asked (recorded)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("stats", help="counts of documents, reviews, runs and labels")
     p.add_argument("project")
@@ -496,7 +572,7 @@ USER_ERRORS = (
     ("core.taxonomy", "TaxonomyError"),
     ("core.techniques", "UnknownTechniqueError"),
     ("core.ingest.errors", "IngestError"),
-    ("core.learn", "NotEnoughReviews"),
+    ("core.learning.linear", "NotEnoughReviews"),
     ("core.models", "ModelLoadError"),
     ("builtins", "ValueError"),
 )

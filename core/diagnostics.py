@@ -7,7 +7,7 @@ For every technique (the ensemble excluded: it is what is being diagnosed):
 - conflict: share of the documents where it voted and at least one other voting
   technique decided differently (top label, or label set when multi-label);
 - accuracy, macro-F1 and expected calibration error against reviewed labels,
-  on the reviewed documents it covered (`core.evaluate.evaluate`);
+  on the reviewed documents it covered (`core.evaluate`: a learned technique out of fold);
 
 and for evidence-producing techniques (rules, lexicon) the track record of each
 pattern or keyword: on how many reviewed documents it fired for a label, how often
@@ -22,8 +22,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from core.evaluate import evaluate, truth_labels
-from core.results import ENSEMBLE, latest_results, project_settings, suggested_labels
+import numpy as np
+
+from core.evaluate import Evaluation, evaluate, evaluate_table, truth_labels
+from core.predictions import (
+    ENSEMBLE,
+    latest_results,
+    load_predictions,
+    project_settings,
+    technique_decisions,
+)
 from core.techniques.base import TextResult
 
 EVIDENCE_KINDS = ("rule", "keyword")  # span kinds that carry a pattern/keyword for a label
@@ -77,14 +85,17 @@ def decisions(
     results: Mapping[str, TextResult], *, multi_label: bool, threshold: float
 ) -> dict[str, frozenset[str] | None]:
     """document_id -> the labels a technique decided on (None = abstained)."""
-    return {
-        doc_id: None
-        if result.scores is None
-        else frozenset(
-            suggested_labels(result.scores, multi_label=multi_label, threshold=threshold)
+    out: dict[str, frozenset[str] | None] = {}
+    for doc_id, result in results.items():
+        if result.scores is None:
+            out[doc_id] = None
+            continue
+        names = list(result.scores)
+        chosen = technique_decisions(
+            np.array([result.scores[name] for name in names]), multi_label, threshold
         )
-        for doc_id, result in results.items()
-    }
+        out[doc_id] = frozenset(name for name, on in zip(names, chosen) if on)
+    return out
 
 
 def coverage_overlap_conflict(
@@ -166,10 +177,12 @@ def diagnose(
     document_ids: Sequence[str] | None = None,
     multi_label: bool = False,
     threshold: float = 0.5,
+    evaluations: Mapping[str, Evaluation] | None = None,
 ) -> ProjectDiagnostics:
     """technique -> document_id -> TextResult, and document_id -> reviewed labels  ->
     diagnostics. `document_ids` (default: every document any technique scored) is the
-    denominator of coverage, overlap and conflict."""
+    denominator of coverage, overlap and conflict; `evaluations` (default: computed from
+    `per_technique`) give accuracy, macro-F1 and ECE."""
     components = {name: res for name, res in per_technique.items() if name != ENSEMBLE}
     if document_ids is None:
         seen: dict[str, None] = {}
@@ -183,7 +196,7 @@ def diagnose(
     shares = coverage_overlap_conflict(votes, document_ids)
     techniques = []
     for name in sorted(components):
-        evaluation = evaluate(
+        evaluation = (evaluations or {}).get(name) or evaluate(
             name, components[name], truth, labels, multi_label=multi_label, threshold=threshold
         )
         coverage, overlap, conflict = shares[name]
@@ -211,14 +224,16 @@ def diagnose_project(store, project_id: int, *, source: str = "reviews") -> Proj
     """Diagnostics of every technique's latest run over all the project's documents, against
     current reviews (`source="reviews"`) or uploaded gold labels (`source="gold"`)."""
     settings = project_settings(store.get_project(project_id))
-    labels = store.load_taxonomy(project_id).names
+    table = load_predictions(store, project_id)
+    truth = truth_labels(store, project_id, source)
     return diagnose(
         latest_results(store, project_id),
-        truth_labels(store, project_id, source),
-        labels,
-        document_ids=store.document_ids(project_id),
+        truth,
+        table.labels,
+        document_ids=table.document_ids,
         multi_label=settings["multi_label"],
         threshold=settings["threshold"],
+        evaluations=evaluate_table(store, project_id, table, truth) if truth else None,
     )
 
 

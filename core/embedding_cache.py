@@ -96,6 +96,23 @@ def peek(model_id: str, texts: Sequence[str]) -> np.ndarray | None:
     return np.stack([by_digest[_digest(text)] for text in texts])
 
 
+def document_embeddings(
+    store,
+    project_id: int,
+    document_ids: Sequence[str],
+    *,
+    embedding_model: str | None = None,
+    precision: str = "fp32",
+) -> np.ndarray:
+    """(len(document_ids), dim) sentence embeddings of stored documents (unknown ids raise),
+    each computed once per process."""
+    from core.models import DEFAULT_EMBEDDING_MODEL, load_sentence_encoder
+
+    loaded = load_sentence_encoder(embedding_model or DEFAULT_EMBEDDING_MODEL, precision=precision)
+    documents = store.get_documents(project_id, list(document_ids))
+    return cached_encode(loaded, [doc.text for doc in documents])
+
+
 def cached_count() -> int:
     with _LOCK:
         return len(_CACHE)
@@ -106,4 +123,4 @@ def clear() -> None:
         _CACHE.clear()
 
 
-__all__ = ["LIMIT", "cached_count", "cached_encode", "clear", "peek"]
+__all__ = ["LIMIT", "cached_count", "cached_encode", "clear", "document_embeddings", "peek"]

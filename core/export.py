@@ -1,7 +1,8 @@
 """Export a project's labelled documents: CSV, JSONL, Parquet, or a Hugging Face datasets folder.
 
 A row is a document with its final labels: the reviewer's labels when the
-document was reviewed, else the suggested labels of the ensemble. Options
+document was reviewed, else the labels the Review page suggests for it
+(`core.predictions`, with the project's learned configuration). Options
 choose reviewed-only or all, whether per-technique scores (soft labels) are
 included, and an optional seeded train/test split.
 """
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.results import ensemble_results, latest_results, project_settings, suggested_labels
+from core.predictions import ENSEMBLE, load_predictions
 
 FORMATS = ("csv", "jsonl", "parquet", "hf")
 # Spreadsheet apps execute cells that start with these: prefix them with a quote.
@@ -41,32 +42,18 @@ class ExportResult:
 
 
 def build_rows(store, project_id: int, options: ExportOptions = ExportOptions()) -> list[dict]:
-    project = store.get_project(project_id)
-    settings = project_settings(project)
-    taxonomy = store.load_taxonomy(project_id)
+    table = load_predictions(store, project_id)
     reviews = store.current_reviews(project_id)
-    per_technique = latest_results(store, project_id)
-    weights_model = store.latest_trained_model(project_id, "ensemble_weights")
-    ensemble = ensemble_results(
-        per_technique,
-        taxonomy.names,
-        weights=weights_model.params.get("weights") if weights_model else None,
-        multi_label=settings["multi_label"],
-    )
     rows = []
     for doc in store.get_documents(project_id):
         review = reviews.get(doc.id)
         if options.reviewed_only and review is None:
             continue
+        i = table.index_of(doc.id)
         if review is not None:
             labels, source = list(review.labels), "review"
         else:
-            result = ensemble.get(doc.id)
-            labels = suggested_labels(
-                result.scores if result else None,
-                multi_label=settings["multi_label"],
-                threshold=settings["threshold"],
-            )
+            labels = list(table.suggested_labels(i))
             source = "prediction" if labels else "none"
         row = {
             "id": doc.id,
@@ -80,11 +67,10 @@ def build_rows(store, project_id: int, options: ExportOptions = ExportOptions())
             "source": doc.source,
         }
         if options.include_scores:
-            for technique, results in sorted(per_technique.items()):
-                result = results.get(doc.id)
-                row[f"scores_{technique}"] = result.scores if result else None
-            result = ensemble.get(doc.id)
-            row["scores_ensemble"] = result.scores if result else None
+            suggestion = table.suggestion(i)
+            for technique, scores in suggestion.techniques.items():
+                row[f"scores_{technique}"] = scores
+            row[f"scores_{ENSEMBLE}"] = suggestion.ensemble
         rows.append(row)
     if options.test_fraction > 0:
         _assign_split(rows, options.test_fraction, options.seed)

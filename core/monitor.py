@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.review_queue import PredictionTable, load_predictions
+from core.predictions import PredictionTable, load_predictions
 
 MODERATE_PSI = 0.1
 SIGNIFICANT_PSI = 0.2

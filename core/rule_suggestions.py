@@ -45,7 +45,9 @@ def wilson_lower_bound(successes: int, trials: int, z: float = WILSON_Z) -> floa
     denominator = 1 + z * z / trials
     centre = p + z * z / (2 * trials)
     margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
-    return (centre - margin) / denominator
+    # With no successes the bound is 0 exactly; rounding can leave -1e-18, which is not a
+    # proportion.
+    return max(0.0, (centre - margin) / denominator)
 
 
 def covered_forms(taxonomy: Taxonomy, label: str) -> set[str]:

@@ -70,8 +70,9 @@ class Label:
 
     @property
     def prototype(self) -> str:
-        """Text that stands for the label in zero-shot and embedding techniques."""
-        return self.description.strip() or self.name
+        """Text that stands for the label in zero-shot and embedding techniques: its
+        description, else its name read as words ("card_arrival" -> "card arrival")."""
+        return self.description.strip() or " ".join(self.name.replace("_", " ").split())
 
     def to_dict(self) -> dict[str, Any]:
         """The file shape: empty fields left out, weight-1 keywords as plain strings."""

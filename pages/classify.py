@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.entities import DEFAULT_BACKEND
-from core.learn import load_supervised
+from core.learning.trained import current_supervised_model
 from core.models import (
     DEFAULT_EMBEDDING_MODEL,
     DEFAULT_NLI_MODEL,
@@ -16,16 +16,15 @@ from core.models import (
     choose_dtype,
     dtype_name,
 )
-from core.results import project_settings
+from core.predictions import project_settings
 from core.summaries import METHODS as SUMMARY_METHODS
-from core.techniques import get_technique, known_techniques
+from core.techniques import DEFAULT_TECHNIQUES, get_technique, known_techniques
 from core.techniques.zero_shot import DEFAULT_TEMPLATE
 from ui import classify_ui
 from ui.auth import require, require_router
 from ui.markdown import md
 from ui.session import get_store, require_project, require_taxonomy
 
-DEFAULT_TECHNIQUES = ("rules", "lexicon", "embeddings")
 NER_BACKENDS = ("spacy+patterns", "patterns", "spacy", "transformers+patterns", "transformers")
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -91,7 +90,7 @@ cols[1].slider(
 # --- techniques and their options ---------------------------------------------------------
 
 available = [name for name in known_techniques() if name != "ensemble"]
-trained = load_supervised(store, project.id)
+trained = current_supervised_model(store, project.id)
 if trained is None:
     available.remove("supervised")
 chosen = st.multiselect(
@@ -117,7 +116,10 @@ with st.expander("What each technique does", icon=":material/help:"):
         hide_index=True,
     )
     if trained is None:
-        st.caption("supervised appears once a model is trained from reviews (Evaluate page).")
+        st.caption(
+            "supervised appears once Sift has learned from reviews (it does so on its own as "
+            "you review; Evaluate lists the versions)."
+        )
 
 options: dict[str, dict] = {}
 if "zero_shot" in chosen:

@@ -1,23 +1,15 @@
-"""Evaluate: each technique and the ensemble against reviewed or gold labels; learn from reviews."""
+"""Evaluate: each technique and the ensemble against reviewed or gold labels (learned ones out
+of fold); the versions Sift learned from reviews, with pin and roll back."""
 
 import pandas as pd
 import streamlit as st
 
 from core.evaluate import evaluate_project
-from core.learn import (
-    NotEnoughReviews,
-    fit_ensemble_weights,
-    learning_history,
-    train_supervised,
-)
-from core.results import ENSEMBLE
-from ui import diagnostics_ui
+from core.predictions import ENSEMBLE
+from ui import diagnostics_ui, versions_ui
 from ui.auth import can, require_router
-from ui.charts import confusion_heatmap, learning_curve_chart, reliability_chart
-from ui.markdown import md
+from ui.charts import confusion_heatmap, reliability_chart
 from ui.session import get_store, require_project
-
-LEARN_MESSAGE = "_evaluate_message"  # (kind, text) from the last fit/train, shown once
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Evaluate")
@@ -54,6 +46,7 @@ else:
         [
             {
                 "technique": name,
+                "measured": "out of fold" if evaluations[name].learned else "as run",
                 "coverage": evaluations[name].coverage,
                 "covered": evaluations[name].n_covered,
                 "accuracy": evaluations[name].accuracy,
@@ -64,12 +57,23 @@ else:
             if name in evaluations
         ]
     )
+    held_out = max((e.n_out_of_fold for e in evaluations.values() if e.learned), default=0)
+    if held_out:
+        st.caption(
+            "Learned techniques are measured out of fold: on the "
+            f"{held_out:,} documents the current version learned from, each row is the "
+            "prediction the document got while its label was held out of training; on the "
+            "others, the live suggestion (it never saw their labels)."
+        )
     percent = {"format": "percent"}
     st.dataframe(
         summary,
         key="evaluate_summary",
         hide_index=True,
         column_config={
+            "measured": st.column_config.TextColumn(
+                help="out of fold: never scored on the documents it was trained on"
+            ),
             "coverage": st.column_config.NumberColumn(help="share not abstained", **percent),
             "accuracy": st.column_config.NumberColumn(**percent),
             "macro-F1": st.column_config.NumberColumn(format="%.3f"),
@@ -123,84 +127,5 @@ st.subheader("Suggested keywords")
 diagnostics_ui.render_rule_suggestions(store, project.id, may_edit=can("edit_taxonomy"))
 
 st.divider()
-st.subheader("Learn from reviews")
-kind, text = st.session_state.pop(LEARN_MESSAGE, (None, None))
-if kind == "info":
-    st.info(md(text))
-elif kind == "success":
-    st.success(md(text))
-
-may_train = can("train")
-if not may_train:
-    st.caption("Fitting and training need the 'train' permission (reviewer or admin role).")
-fit_col, train_col = st.columns(2, gap="large")
-with fit_col:
-    if st.button(
-        "Fit ensemble weights",
-        key="evaluate_fit_weights",
-        icon=":material/tune:",
-        disabled=not may_train,
-    ):
-        try:
-            with st.spinner("Fitting weights with cross-validation…"):
-                result = fit_ensemble_weights(store, project.id)
-        except NotEnoughReviews as exc:
-            st.session_state[LEARN_MESSAGE] = ("info", str(exc))
-        else:
-            metrics = result["metrics"]
-            st.session_state[LEARN_MESSAGE] = (
-                "success",
-                f"Fitted weights on {metrics['n_reviews']} reviews: cross-validated accuracy "
-                f"{metrics['cv_accuracy']:.1%} (equal weights "
-                f"{metrics['equal_weights_cv_accuracy']:.1%}).",
-            )
-        st.rerun()
-    weights = store.latest_trained_model(project.id, "ensemble_weights")
-    if weights is None:
-        st.caption("The ensemble uses equal weights until weights are fitted.")
-    else:
-        st.caption(f"Fitted {weights.created_at[:16]} on {weights.n_reviews} reviews")
-        st.dataframe(
-            pd.DataFrame(
-                sorted(weights.params.get("weights", {}).items()), columns=["technique", "weight"]
-            ),
-            key="evaluate_weights",
-            hide_index=True,
-        )
-        st.json(weights.metrics, expanded=False)
-with train_col:
-    if st.button(
-        "Train supervised model",
-        key="evaluate_train",
-        icon=":material/model_training:",
-        disabled=not may_train,
-    ):
-        try:
-            with st.spinner("Embedding reviewed texts and training…"):
-                _, metrics = train_supervised(store, project.id)
-        except NotEnoughReviews as exc:
-            st.session_state[LEARN_MESSAGE] = ("info", str(exc))
-        else:
-            st.session_state[LEARN_MESSAGE] = (
-                "success",
-                f"Trained on {metrics['n_reviews']} reviews: cross-validated accuracy "
-                f"{metrics['cv_accuracy']:.1%}, macro-F1 {metrics['cv_macro_f1']:.3f}. "
-                "Run the 'supervised' technique on Classify to use it.",
-            )
-        st.rerun()
-    model = store.latest_trained_model(project.id, "supervised")
-    history = learning_history(store, project.id)
-    if len(history) >= 2:
-        st.caption("Each retrained model, cross-validated on the reviews it was trained on")
-        st.altair_chart(learning_curve_chart(history), width="stretch")
-    if model is None:
-        st.caption("No supervised model yet.")
-    else:
-        st.caption(f"Trained {model.created_at[:16]} on {model.n_reviews} reviews")
-        st.dataframe(
-            pd.DataFrame(
-                [{"metric": k, "value": v} for k, v in model.metrics.items()],
-            ),
-            key="evaluate_supervised_metrics",
-            hide_index=True,
-        )
+st.subheader("Learning from reviews")
+versions_ui.render_learning(store, project.id, may_train=can("train"))

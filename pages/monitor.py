@@ -16,7 +16,7 @@ from core.monitor import (
 from ui.auth import require_router
 from ui.charts import distribution_comparison_chart, label_distribution_chart, line_over_time
 from ui.highlight import label_colours
-from ui.review_ui import prediction_table
+from ui.review_queue_ui import prediction_table
 from ui.session import get_store, require_project
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -36,7 +36,7 @@ if runs:
 else:
     st.info("No runs yet: classify the documents on the Classify page.")
 
-table, _ = prediction_table(store, project.id)
+table = prediction_table(store, project.id)
 snapshot = project_snapshot(store, project.id, table)
 if not table.document_ids:
     st.stop()

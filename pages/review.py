@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from core.results import project_settings
-from ui import review_ui
+from core.predictions import project_settings
 from ui.auth import require, require_router
 from ui.learning import refresh_on_first_visit, render_learning_status
+from ui.review_document import render_document_view
+from ui.review_queue_ui import current_pass, prediction_table, queue_controls, show_flash
+from ui.review_table import render_table_view
 from ui.session import get_store, require_project, require_taxonomy
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -24,14 +26,19 @@ if not total:
     st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload_file:")
     st.stop()
 
-table, signature = review_ui.prediction_table(store, project.id)
+table = prediction_table(store, project.id)
 if not table.techniques:
     st.caption("No technique has been run yet: documents come without suggestions.")
 refresh_on_first_visit(project.id)
 render_learning_status(store, project.id)
-order, filters = review_ui.queue_controls(table)
-queue = review_ui.current_queue(store, project.id, table, signature, order, filters)
-review_ui.show_flash()
+order, filters = queue_controls(table)
+review_pass = current_pass(store, project.id, table, order, filters)
+if review_pass.version != table.version and table.version is not None:
+    st.caption(
+        f"v{table.version} is ready: it orders and suggests from the next batch "
+        f"({len(review_pass.batch) - review_pass.position} documents left in this one)."
+    )
+show_flash()
 
 mode = st.segmented_control(
     "View",
@@ -41,6 +48,6 @@ mode = st.segmented_control(
     label_visibility="collapsed",
 )
 if mode == "Table":
-    review_ui.render_table_view(store, project, taxonomy, settings, table, queue)
+    render_table_view(store, project, taxonomy, settings, table, order, filters)
 else:
-    review_ui.render_document_view(store, project, taxonomy, settings, table, queue)
+    render_document_view(store, project, taxonomy, settings, review_pass)

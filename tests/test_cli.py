@@ -156,14 +156,15 @@ def test_readme_documents_every_subcommand():
     assert not missing, f"README's command-line section does not show: {missing}"
 
 
-def test_train_reports_cross_validated_metrics(inbox, tmp_path):
+def test_train_is_the_learning_path_and_versions_lists_pins_and_rolls_back(inbox, tmp_path):
     from core.store import Store
 
     folder, taxonomy = inbox
     db = tmp_path / "cli.db"
     sift("create", "demo", "--taxonomy", str(taxonomy), db=db)
     sift("ingest", "demo", str(folder / "tickets.csv"), "--text-column", "body", db=db)
-    too_few = sift("train", "demo", "--supervised-only", db=db, check=False)
+    sift("classify", "demo", "-q", db=db)
+    too_few = sift("train", "demo", db=db, check=False)
     assert too_few.returncode == 2 and "at least" in too_few.stderr
     store = Store(db)
     project = store.get_project("demo")
@@ -175,7 +176,21 @@ def test_train_reports_cross_validated_metrics(inbox, tmp_path):
     for doc in store.get_documents(project.id):
         label = "shipping" if ("parcel" in doc.text or "courier" in doc.text) else "billing"
         store.add_review(project.id, doc.id, reviewer="ana", decision="correct", labels=[label])
-    result = sift("train", "demo", "--supervised-only", db=db)
-    assert "supervised: n_reviews=5" in result.stdout and "cv_accuracy=" in result.stdout
+    result = sift("train", "demo", db=db)
+    assert "learned from 5 reviewed documents (out of fold)" in result.stdout
+    for name in ("candidate: accuracy", "zero-review baseline: accuracy"):
+        assert f"  {name}" in result.stdout
+    version = store.latest_model_version(project.id)
+    assert f"v{version.id} {version.reason}" in result.stdout and version.by == "cli"
+    listed = json.loads(sift("versions", "demo", "--json", db=db).stdout)
+    assert [row["id"] for row in listed] == [version.id]
+    assert version.adopted, version.reason
+    # train scored every document: classify finds them cached
     classify = sift("classify", "demo", "-t", "supervised", "-q", db=db)
-    assert "supervised: finished, 5 computed" in classify.stdout
+    assert "supervised: finished, 0 computed, 5 from cache" in classify.stdout
+    assert "pinned" in sift("versions", "demo", "--pin", str(version.id), db=db).stdout
+    assert store.pinned_model_version(project.id) == version.id
+    rolled = sift("versions", "demo", "--rollback", str(version.id), db=db).stdout
+    assert f"rolled back to v{version.id}" in rolled
+    missing = sift("versions", "demo", "--pin", "999", db=db, check=False)
+    assert missing.returncode == 2 and "No model version 999" in missing.stderr

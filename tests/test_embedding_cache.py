@@ -7,9 +7,9 @@ import pytest
 
 from core import embedding_cache
 from core.documents import Document
-from core.embedding_cache import cached_encode, peek
+from core.embedding_cache import cached_encode, document_embeddings, peek
 from core.engine import run_techniques
-from core.learn import document_embeddings, train_supervised
+from core.learning.loop import learn
 from core.models import DEFAULT_EMBEDDING_MODEL, load_sentence_encoder
 from core.store import Store
 from core.taxonomy import Label, Taxonomy
@@ -100,8 +100,9 @@ def test_least_recently_used_entries_go_beyond_the_limit(encoder, monkeypatch, f
 
 
 def test_training_and_predicting_embed_each_document_once(db_path, encoder, forward_rows):
-    """Refreshing the models (train with self-training, then score every document) and the
-    embeddings technique share the cache: every document goes through the model once."""
+    """Learning (train with self-training and cross-fitting, then score every document with
+    the adopted model) and the embeddings technique share the cache: every document goes
+    through the model once."""
     store = Store(db_path)
     project = store.create_project("cache")
     taxonomy = Taxonomy(
@@ -125,8 +126,8 @@ def test_training_and_predicting_embed_each_document_once(db_path, encoder, forw
     run_techniques(store, project.id, [embeddings])
     document_rows = sum(forward_rows)
     assert document_rows == len(docs)
-    model, _ = train_supervised(store, project.id)
-    run_techniques(store, project.id, [create_technique("supervised", trained=model)])
+    outcome = learn(store, project.id)
+    assert outcome.adopted and outcome.predicted == len(docs)
     stored = document_embeddings(store, project.id, [docs[0].id])
     # After the documents: only label prototypes (the zero-shot prior's templates) were new.
     assert sum(forward_rows) == document_rows

@@ -8,11 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.documents import Document
-from core.engine import run_techniques
 from core.evaluate import evaluate_project
-from core.learn import MIN_REVIEWS_FOR_ENSEMBLE_FIT
-from core.techniques import create_technique
+from core.learning.loop import learn
 from tests.page_project import FIRST_BATCH, build_project
+from tests.rendered import as_shown
 from tests.signed_in import signed_in_app
 
 APP = str(Path(__file__).parent.parent / "app.py")
@@ -76,54 +75,58 @@ def test_gold_source_without_gold_labels_says_so(project):
     assert any("gold labels" in info.value for info in at.info)
 
 
-def test_fit_weights_with_too_few_reviews_explains_why(project):
+def versions_table(at):
+    return table_with(at, "why")
+
+
+def test_learn_now_judges_a_candidate_and_lists_the_version(project):
     review_first_batch(project)
     at = open_evaluate(project)
-    at.button(key="evaluate_fit_weights").click().run()
-    assert any(str(MIN_REVIEWS_FOR_ENSEMBLE_FIT) in info.value for info in at.info)
-    assert project.store.latest_trained_model(project.project_id, "ensemble_weights") is None
+    at.button(key="evaluate_learn").click().run(timeout=180)
+    assert not at.exception, at.exception
+    version = project.store.latest_model_version(project.project_id)
+    assert version is not None and version.n_reviews == len(TRUTH)
+    messages = [as_shown(m.value) for m in (*at.success, *at.warning)]
+    assert f"v{version.id} {version.reason}" in messages
+    shown = versions_table(at)
+    assert shown.iloc[0]["version"] == f"v{version.id}"
+    assert shown.iloc[0]["reviews"] == len(TRUTH)
+    assert shown.iloc[0]["accuracy"] == pytest.approx(version.metrics["candidate"]["accuracy"])
 
 
-def test_fit_weights_stores_and_shows_them(project):
+def test_learned_techniques_are_shown_out_of_fold(project):
+    review_first_batch(project)
+    outcome = learn(project.store, project.project_id)
+    assert outcome.adopted, outcome.reason
+    at = open_evaluate(project)
+    summary = at.dataframe[0].value.set_index("technique")
+    assert summary.loc["supervised", "measured"] == "out of fold"
+    assert summary.loc["ensemble", "measured"] == "out of fold"
+    assert summary.loc["rules", "measured"] == "as run"
+    expected = evaluate_project(project.store, project.project_id)
+    assert summary.loc["supervised", "accuracy"] == pytest.approx(expected["supervised"].accuracy)
+    assert any("measured out of fold" in c.value for c in at.caption)
+
+
+def test_pin_and_roll_back_from_the_page(project):
     store, pid = project.store, project.project_id
-    extra = [f"Refund for invoice #{i} please." for i in range(8)] + [
-        f"The parcel {i} was lost by the courier." for i in range(8)
-    ]
-    store.add_documents(
-        pid,
-        [Document.from_text(t) for t in extra],
-        filename="more.txt",
-        format="txt",
-        encoding="utf-8",
-        sha256="9" * 64,
-    )
-    run_techniques(store, pid, [create_technique("rules"), create_technique("lexicon")])
     review_first_batch(project)
-    for doc_id in store.document_ids(pid)[10:]:
-        text = store.get_documents(pid, [doc_id])[0].text
-        label = "billing" if "invoice" in text else "shipping"
-        store.add_review(pid, doc_id, reviewer="ann", decision="correct", labels=[label])
+    first = learn(store, pid)
+    review_overcharged_documents(project)
+    second = learn(store, pid)
+    assert first.adopted and second.adopted, (first.reason, second.reason)
     at = open_evaluate(project)
-    at.button(key="evaluate_fit_weights").click().run()
+    at.selectbox(key="evaluate_version_choice").set_value(first.version_id).run()
+    at.button(key="evaluate_pin").click().run(timeout=180)
     assert not at.exception, at.exception
-    stored = store.latest_trained_model(pid, "ensemble_weights")
-    assert stored is not None and set(stored.params["weights"]) == {"rules", "lexicon"}
-    assert any("Fitted weights on 22 reviews" in s.value for s in at.success)
-    [weights] = [
-        df.value for df in at.dataframe if list(df.value.columns) == ["technique", "weight"]
-    ]
-    shown = weights.set_index("technique")["weight"]
-    assert shown.to_dict() == pytest.approx(stored.params["weights"])
-
-
-def test_train_supervised_model_reports_cross_validated_metrics(project):
-    review_first_batch(project)
-    at = open_evaluate(project)
-    at.button(key="evaluate_train").click().run(timeout=120)
-    assert not at.exception, at.exception
-    stored = project.store.latest_trained_model(project.project_id, "supervised")
-    assert stored is not None and stored.n_reviews == len(TRUTH)
-    assert any(f"Trained on {len(TRUTH)} reviews" in s.value for s in at.success)
+    assert store.current_model_version(pid).id == first.version_id
+    assert f"Pinned to v{first.version_id}." in [as_shown(s.value) for s in at.success]
+    at.button(key="evaluate_unpin").click().run(timeout=180)
+    assert store.current_model_version(pid).id == second.version_id
+    at.selectbox(key="evaluate_version_choice").set_value(first.version_id).run()
+    at.button(key="evaluate_rollback").click().run(timeout=180)
+    current = store.current_model_version(pid)
+    assert current.id > second.version_id and "rolled back" in current.reason
 
 
 def open_as_viewer(project) -> AppTest:
@@ -133,12 +136,13 @@ def open_as_viewer(project) -> AppTest:
     return at
 
 
-def test_viewer_sees_metrics_but_cannot_fit_or_train(project):
+def test_viewer_sees_metrics_but_cannot_learn_pin_or_roll_back(project):
     review_first_batch(project)
+    learn(project.store, project.project_id)
     at = open_as_viewer(project)
     assert len(at.dataframe) >= 2  # the metrics are there
-    assert at.button(key="evaluate_fit_weights").disabled
-    assert at.button(key="evaluate_train").disabled
+    assert at.button(key="evaluate_learn").disabled
+    assert not [b for b in at.button if b.key in ("evaluate_pin", "evaluate_rollback")]
 
 
 # --- diagnostics and keyword suggestions ------------------------------------------------------
@@ -224,18 +228,17 @@ def test_a_viewer_sees_suggestions_but_cannot_add_them(project):
     assert buttons and all(b.disabled for b in buttons)
 
 
-def test_the_learning_curve_shows_each_retrained_model(project):
-    from core.learn import learning_history
-
+def test_the_learning_curve_shows_each_adopted_version(project):
+    store, pid = project.store, project.project_id
     review_first_batch(project)
     at = open_evaluate(project)
-    at.button(key="evaluate_train").click().run(timeout=120)
-    charts_before = [c.proto.spec for c in at.get("vega_lite_chart")]
-    assert not any("reviewed documents" in spec for spec in charts_before)  # one model only
-    review_overcharged_documents(project)
-    at.button(key="evaluate_train").click().run(timeout=120)
-    assert not at.exception, at.exception
-    history = learning_history(project.store, project.project_id)
-    assert [row["n_reviews"] for row in history] == [len(TRUTH), len(TRUTH) + 3]
+    at.button(key="evaluate_learn").click().run(timeout=180)
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
-    assert any("reviewed documents" in spec for spec in specs)
+    assert not any("reviewed documents" in spec for spec in specs)  # one version only
+    review_overcharged_documents(project)
+    at.button(key="evaluate_learn").click().run(timeout=180)
+    assert not at.exception, at.exception
+    adopted = [v for v in store.list_model_versions(pid) if v.adopted]
+    assert [v.n_reviews for v in adopted] == [len(TRUTH), len(TRUTH) + 3]
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any("reviewed documents" in spec and "out of fold" in spec for spec in specs)

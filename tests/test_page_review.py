@@ -11,7 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.documents import Document
-from core.results import ensemble_results, latest_results, suggested_labels
+from core.learning.loop import MIN_REVIEWS, refresh_in_flight
+from core.predictions import Combination, load_predictions
 from core.store import Store
 from tests.page_project import TAXONOMY, build_project
 
@@ -43,9 +44,19 @@ def displayed_document(at, project) -> str:
 
 
 def expected_suggestion(project, document_id):
-    per_technique = latest_results(project.store, project.project_id, [document_id])
-    ensemble = ensemble_results(per_technique, TAXONOMY.names)[document_id]
-    return suggested_labels(ensemble.scores, multi_label=False), ensemble.scores, per_technique
+    return load_predictions(project.store, project.project_id).suggestion_for(document_id)
+
+
+def true_label(text: str) -> str:
+    """What a person would answer for the page project's texts."""
+    lowered = text.lower()
+    for label, words in (
+        ("account", ("login", "password")),
+        ("shipping", ("parcel", "courier", "delivery", "tracking")),
+    ):
+        if any(word in lowered for word in words) and "invoice" not in lowered:
+            return label
+    return "billing"
 
 
 def labelling_reviews(project):
@@ -96,11 +107,12 @@ def test_accept_saves_the_suggestion_with_reviewer_and_what_was_shown(project):
     document = displayed_document(at, project)
     at.button(key="review_accept").click().run()
     [saved] = labelling_reviews(project)
-    labels, scores, per_technique = expected_suggestion(project, document)
+    expected = expected_suggestion(project, document)
     assert (saved.document_id, saved.reviewer, saved.decision) == (document, REVIEWER, "accept")
-    assert list(saved.labels) == labels == saved.shown["labels"]
-    assert saved.shown["scores"] == pytest.approx(scores)
-    assert set(saved.shown["techniques"]) == set(per_technique)
+    assert saved.labels == expected.labels == tuple(saved.shown["labels"])
+    assert saved.shown["scores"] == pytest.approx(expected.ensemble)
+    assert set(saved.shown["techniques"]) == set(expected.techniques) == {"rules", "lexicon"}
+    assert saved.shown["queue"]["reason"] in ("coverage", "priority")
 
 
 def test_accept_moves_to_the_next_document(project):
@@ -199,16 +211,16 @@ def test_bulk_accept_above_confidence_accepts_exactly_those_documents(project):
     at = open_review(project)
     at.segmented_control(key="review_mode").set_value("Table").run()
     at.slider(key="review_bulk_threshold").set_value(0.75).run()
+    table = load_predictions(project.store, project.project_id)
     at.button(key="review_bulk_accept").click().run()
     assert not at.exception, at.exception
-    ensemble = ensemble_results(latest_results(project.store, project.project_id), TAXONOMY.names)
     expected = {
-        doc: suggested_labels(result.scores, multi_label=False)
-        for doc, result in ensemble.items()
-        if result.scores and max(result.scores.values()) >= 0.75
+        doc: table.suggested_labels(i)
+        for i, doc in enumerate(table.document_ids)
+        if table.covered[i] and table.confidence[i] >= 0.75
     }
     saved = project.store.current_reviews(project.project_id)
-    assert expected and {doc: list(r.labels) for doc, r in saved.items()} == expected
+    assert expected and {doc: r.labels for doc, r in saved.items()} == expected
     assert all(r.reviewer == REVIEWER and r.shown["view"] == "bulk" for r in saved.values())
 
 
@@ -290,54 +302,129 @@ def test_review_page_loads_a_20k_document_project(project):
     assert at.get("progress")[0].proto.text == "0 of 20,000 reviewed"
 
 
-def test_reviews_retrain_the_models_in_the_background_and_the_queue_uses_them(project):
-    """After four labelled reviews the page starts a refresh (supervised model trained on
-    them, every document scored with it, ensemble re-weighted) without making anyone wait;
-    once it is done the page says what it learned from and suggestions include the model."""
+def wait_for_learning(store, project_id):
     import time
 
-    from core.active_learning import refresh_in_flight
-
-    at = open_review(project)
-    assert "after 4 labelled documents" in " ".join(c.value for c in at.caption)
-    for i in range(4):  # corrections: some documents have no suggestion to accept
-        label = TAXONOMY.names[i % 2]
-        at.multiselect(key="review_correct_labels").set_value([label]).run()
-        at.button(key="review_save").click().run()
-        assert not at.exception, at.exception
-    assert len(labelling_reviews(project)) == 4
-    store = project.store
     deadline = time.monotonic() + 300  # a wait for the background thread, not a speed check
     while time.monotonic() < deadline and (
-        refresh_in_flight(store, project.project_id)
-        or store.latest_trained_model(project.project_id, "supervised") is None
+        refresh_in_flight(store, project_id) or store.latest_model_version(project_id) is None
     ):
         time.sleep(0.2)
-    model = store.latest_trained_model(project.project_id, "supervised")
-    assert model is not None and model.n_reviews == 4
-    assert "supervised" in store.latest_cache_keys(project.project_id)
+
+
+def test_reviews_are_learned_from_in_the_background_and_the_next_batch_uses_it(project):
+    """After MIN_REVIEWS labelled reviews the page starts the learning path without making
+    anyone wait; once a version is adopted the page says what it learned from and the next
+    batch's suggestions include the supervised model."""
+    at = open_review(project)
+    captions = " ".join(c.value for c in at.caption)
+    assert f"after {MIN_REVIEWS} labelled documents" in captions
+    for _ in range(MIN_REVIEWS):  # corrections: some documents have no suggestion to accept
+        text = project.store.get_documents(project.project_id, [displayed_document(at, project)])
+        at.multiselect(key="review_correct_labels").set_value([true_label(text[0].text)]).run()
+        at.button(key="review_save").click().run()
+        assert not at.exception, at.exception
+    assert len(labelling_reviews(project)) == MIN_REVIEWS
+    store = project.store
+    wait_for_learning(store, project.project_id)
+    version = store.latest_model_version(project.project_id)
+    assert version.n_reviews == MIN_REVIEWS
     at.run()
-    assert "Learned from 4 reviews" in " ".join(c.value for c in at.caption)
-    queue = at.session_state["_review_queue"]
-    assert "supervised" in dict(queue["key"][0][2])  # rebuilt over the new predictions
+    captions = " ".join(c.value for c in at.caption)
+    assert version.adopted, version.reason
+    assert f"Suggestions from v{version.id}, learned from {MIN_REVIEWS} reviews" in captions
+    walk = at.session_state["_review_walk"]
+    while walk.version != version.id:  # finish the batch: the next one uses the version
+        at.button(key="review_skip").click().run()
+        walk = at.session_state["_review_walk"]
+    assert "supervised" in walk.current.suggestion.techniques
+
+
+def test_a_new_version_landing_mid_batch_does_not_move_the_queue(project):
+    at = open_review(project)
+    at.button(key="review_skip").click().run()
+    document = displayed_document(at, project)
+    numbering = [c.value for c in at.caption if c.value.startswith("Document ")]
+    assert numbering and numbering[0].startswith("Document 2 of 3 in batch 1")
+    store, pid = project.store, project.project_id
+    version = store.save_model_version(  # what a background refresh writes when it adopts
+        pid,
+        status="adopted",
+        config={"combination": Combination(weights={"rules": 0.05, "lexicon": 1.0}).to_json()},
+        metrics={},
+        reason="adopted",
+        n_reviews=5,
+    )
+    at.run()
+    assert displayed_document(at, project) == document
+    assert [c.value for c in at.caption if c.value.startswith("Document ")] == numbering
+    assert any(f"v{version.id} is ready" in c.value for c in at.caption)
+
+
+def test_changing_the_order_starts_a_new_pass_at_the_top(project):
+    at = open_review(project)
+    at.button(key="review_skip").click().run()
+    at.button(key="review_skip").click().run()
+    at.selectbox(key="review_order").set_value("newest").run()
+    numbering = [c.value for c in at.caption if c.value.startswith("Document ")]
+    assert numbering[0].startswith("Document 1 of 3 in batch 1")
+    newest = project.store.document_ids(project.project_id)[-1]
+    assert displayed_document(at, project) == newest
+
+
+def test_skipped_documents_do_not_come_back_in_the_same_pass(project):
+    at = open_review(project)
+    skipped = set()
+    for _ in range(len(project.document_ids)):
+        skipped.add(displayed_document(at, project))
+        at.button(key="review_skip").click().run()
+    assert skipped == set(project.document_ids)
+    assert any("End of this pass" in s.value for s in at.success)
+    at.button(key="review_new_pass").click().run()
+    assert displayed_document(at, project) in skipped
 
 
 def test_reviews_made_elsewhere_are_learned_from_when_the_page_opens(project):
-    """Reviews from the command line or another process: the first visit starts the refresh."""
-    import time
-
-    from core.active_learning import refresh_in_flight
-
+    """Reviews from the command line or another process: the first visit starts learning."""
     store = project.store
-    for doc_id, label in zip(store.document_ids(project.project_id)[:4], TAXONOMY.names * 2):
+    for doc_id, label in zip(
+        store.document_ids(project.project_id)[:MIN_REVIEWS], TAXONOMY.names * 2
+    ):
         store.add_review(
             project.project_id, doc_id, reviewer="cli", decision="correct", labels=[label]
         )
     open_review(project)
-    deadline = time.monotonic() + 300  # a wait for the background thread, not a speed check
-    while time.monotonic() < deadline and (
-        refresh_in_flight(store, project.project_id)
-        or store.latest_trained_model(project.project_id, "supervised") is None
-    ):
-        time.sleep(0.2)
-    assert store.latest_trained_model(project.project_id, "supervised").n_reviews == 4
+    wait_for_learning(store, project.project_id)
+    assert store.latest_model_version(project.project_id).n_reviews == MIN_REVIEWS
+
+
+def test_accept_is_never_dead_below_the_threshold(db_path):
+    """Multi-label, a threshold nothing reaches: the top label is offered, said to be below
+    the threshold, and Accept saves it."""
+    project = build_project(db_path, multi_label=True)
+    store = project.store
+    store.update_project_settings(project.project_id, {"multi_label": True, "threshold": 0.99})
+    at = open_review(project)
+    for _ in range(len(project.document_ids)):
+        suggestion = at.session_state["_review_walk"].current.suggestion
+        if suggestion.below_threshold:
+            break
+        at.button(key="review_next").click().run()
+    assert suggestion.below_threshold and len(suggestion.labels) == 1
+    assert not at.button(key="review_accept").proto.disabled
+    assert any("below it" in c.value for c in at.caption)
+    at.button(key="review_accept").click().run()
+    saved = store.current_review(project.project_id, suggestion.document_id)
+    assert saved.labels == suggestion.labels
+
+
+def test_a_document_nobody_scored_says_why_accept_is_off(project):
+    """ "Thanks for the lovely meeting yesterday." matches no rule and no keyword."""
+    at = open_review(project)
+    for _ in range(len(project.document_ids)):
+        if at.session_state["_review_walk"].current.suggestion.ensemble is None:
+            break
+        at.button(key="review_skip").click().run()
+    assert at.session_state["_review_walk"].current.suggestion.ensemble is None
+    assert at.button(key="review_accept").proto.disabled
+    assert any("nothing to accept" in c.value for c in at.caption)

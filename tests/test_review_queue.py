@@ -1,107 +1,39 @@
-"""The review queue: uncertainty, disagreement, ordering and filters, on hand-made predictions."""
+"""The review queue: orders, filters and passes of stable batches, on hand-made predictions
+in a real store."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from core.documents import Document
-from core.results import ensemble_results, latest_results, suggested_labels
+from core.predictions import Combination, load_predictions
 from core.review_queue import (
-    PredictionTable,
     QueueFilters,
-    build_queue,
-    combine_arrays,
-    load_predictions,
-    order_queue,
-    table_signature,
+    ReviewPass,
+    filter_mask,
+    label_review_state,
+    next_batch,
+    ranked,
+    review_decision,
+    whole_queue,
 )
 from core.store import Store
 from core.taxonomy import Label, Taxonomy
-from core.techniques.base import TextResult
-from core.techniques.ensemble import combine
+from tests.test_predictions import table, write_run
 
 LABELS = ["billing", "shipping", "account"]
 
 
-def table(scores, present=None, *, techniques=None, multi_label=False, threshold=0.5, **kw):
-    """A PredictionTable from nested lists: scores[t][n] = per-label scores."""
-    scores = np.asarray(scores, dtype=float)
-    n_techniques, n_docs, _ = scores.shape
-    return PredictionTable(
-        document_ids=[f"d{i}" for i in range(n_docs)],
-        labels=LABELS[: scores.shape[2]],
-        techniques=techniques or [f"t{t}" for t in range(n_techniques)],
-        scores=scores,
-        present=np.ones((n_techniques, n_docs), bool) if present is None else present,
-        multi_label=multi_label,
-        threshold=threshold,
-        **kw,
-    )
+# --- orders (pure) --------------------------------------------------------------------------
 
 
-# --- the arithmetic ---------------------------------------------------------------------
-
-score_rows = st.lists(st.floats(0, 1), min_size=3, max_size=3)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    rows=st.lists(st.one_of(st.none(), score_rows), min_size=1, max_size=4),
-    weights=st.one_of(st.none(), st.lists(st.floats(0, 3), min_size=4, max_size=4)),
-    multi_label=st.booleans(),
-)
-def test_vectorised_ensemble_equals_combine(rows, weights, multi_label):
-    names = [f"t{i}" for i in range(len(rows))]
-    weight_map = None if weights is None else dict(zip(names, weights))
-    results = {
-        name: TextResult(scores=None if row is None else dict(zip(LABELS, row)))
-        for name, row in zip(names, rows)
-    }
-    expected = combine(results, LABELS, weights=weight_map, multi_label=multi_label)
-    scores = np.array([[row or [0, 0, 0]] for row in rows], dtype=float)
-    present = np.array([[row is not None] for row in rows])
-    ensemble, covered = combine_arrays(scores, present, names, weight_map, multi_label)
-    assert covered[0] == (expected.scores is not None)
-    if expected.scores is not None:
-        assert ensemble[0] == pytest.approx([expected.scores[name] for name in LABELS], abs=1e-9)
+def ids_of(t, indices):
+    return [t.document_ids[i] for i in indices]
 
 
-def test_single_label_uncertainty_is_one_minus_the_margin():
-    t = table([[[0.9, 0.1, 0.0], [0.5, 0.5, 0.0]]])
-    assert t.uncertainty == pytest.approx([0.2, 1.0])
-
-
-def test_multi_label_uncertainty_is_closeness_to_the_threshold():
-    # Closest label to 0.5: 0.45 for d0 (1 - 0.05/0.5 = 0.9), 0.95 for d1 (1 - 0.45/0.5 = 0.1).
-    t = table([[[0.45, 0.0, 1.0], [0.95, 0.0, 0.0]]], multi_label=True)
-    assert t.uncertainty == pytest.approx([0.9, 0.1])
-
-
-def test_disagreement_is_the_share_of_techniques_against_the_ensemble():
-    # Two techniques say billing, one says shipping; the ensemble says billing.
-    t = table([[[0.9, 0.1, 0]], [[0.8, 0.2, 0]], [[0.1, 0.9, 0]]])
-    assert t.suggested_labels(0) == ("billing",)
-    assert t.disagreement == pytest.approx([1 / 3])
-
-
-def test_abstaining_techniques_do_not_count_in_disagreement():
-    present = np.array([[True], [True], [False]])
-    t = table([[[0.9, 0.1, 0]], [[0.8, 0.2, 0]], [[0.0, 0.0, 0.0]]], present)
-    assert t.disagreement == pytest.approx([0.0])
-
-
-def test_document_nobody_scored_is_fully_uncertain_and_has_no_suggestion():
-    t = table([[[0.0, 0.0, 0.0]]], np.array([[False]]))
-    item = t.item(0)
-    assert (item.confidence, item.suggested_labels, item.uncertainty) == (0.0, (), 1.0)
-
-
-def test_zero_weight_technique_is_left_out_of_the_ensemble():
-    t = table([[[0.9, 0.1, 0]], [[0.0, 1.0, 0]]], weights={"t0": 0.0, "t1": 1.0})
-    assert t.suggested_labels(0) == ("shipping",)
+def everything(t):
+    return np.ones(len(t.document_ids), dtype=bool)
 
 
 def test_needed_order_puts_the_highest_priority_first():
@@ -112,91 +44,47 @@ def test_needed_order_puts_the_highest_priority_first():
             [[0.9, 0.1, 0], [0.5, 0.5, 0], [0.1, 0.9, 0]],
         ]
     )
-    ranked = [item.document_id for item in order_queue(t, order="needed")]
-    priorities = [t.item(t.index_of(doc)).priority for doc in ranked]
-    assert priorities == sorted(priorities, reverse=True)
-    assert ranked[-1] == "d0"
-
-
-def test_needed_order_does_not_serve_near_duplicates_back_to_back():
-    # d0..d3: the same confusing email (equal priority, identical vectors); d4 a different
-    # document, slightly less uncertain. By priority alone d4 would come fifth.
-    t = table([[[0.5, 0.5, 0]] * 4 + [[0.55, 0.45, 0]]])
-    vectors = np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]])
-    plain = [item.document_id for item in order_queue(t, order="needed")]
-    diverse = [item.document_id for item in order_queue(t, order="needed", vectors=vectors)]
-    assert plain[0] == "d0" and plain.index("d4") == 4  # the ensemble's vectors are alike
-    assert diverse[:2] == ["d0", "d4"]
-    assert sorted(diverse) == sorted(t.document_ids)
-
-
-def test_needed_order_keeps_only_the_kept_documents():
-    t = table([[[0.5, 0.5, 0], [0.9, 0.1, 0], [0.6, 0.4, 0], [0.7, 0.3, 0]]])
-    keep = np.array([True, False, True, True])
-    ranked = [item.document_id for item in order_queue(t, order="needed", keep=keep)]
-    assert ranked == ["d0", "d2", "d3"]
+    order = ids_of(t, ranked(t, "needed", everything(t)))
+    assert order[-1] == "d0" and set(order) == {"d0", "d1", "d2"}
 
 
 def test_needed_order_brings_the_least_reviewed_label_forward():
     t = table([[[0.6, 0.4, 0], [0.4, 0.6, 0], [0.9, 0.1, 0]]])
-    plain = [item.document_id for item in order_queue(t, order="needed")]
-    balanced = [
-        item.document_id
-        for item in order_queue(t, order="needed", label_counts=np.array([5.0, 0.0, 0.0]))
-    ]
-    assert plain[0] in ("d0", "d1")
+    balanced = ids_of(t, ranked(t, "needed", everything(t), label_counts=np.array([5, 0, 0])))
     assert balanced[0] == "d1"  # likely "shipping", which nobody has reviewed yet
     assert balanced[-1] == "d2"  # confident and "billing", already well reviewed
 
 
-def test_newest_order_is_reverse_added_order():
-    t = table([[[0.9, 0.1, 0], [0.5, 0.5, 0], [0.2, 0.8, 0]]])
-    assert [i.document_id for i in order_queue(t, order="newest")] == ["d2", "d1", "d0"]
-
-
-def test_random_order_is_a_seeded_permutation():
-    t = table([np.eye(3)[np.arange(30) % 3].tolist()])
-    first = [i.document_id for i in order_queue(t, order="random", seed=7)]
-    again = [i.document_id for i in order_queue(t, order="random", seed=7)]
-    other = [i.document_id for i in order_queue(t, order="random", seed=8)]
-    assert first == again and sorted(first) == sorted(t.document_ids) and first != other
-
-
-def test_by_label_groups_in_taxonomy_order_most_confident_first():
+def test_newest_random_and_by_label_orders():
     t = table([[[0.1, 0.9, 0], [0.6, 0.4, 0], [0.9, 0.1, 0], [0.2, 0.7, 0.1]]])
-    ranked = [i.document_id for i in order_queue(t, order="by_label")]
-    assert ranked == ["d2", "d1", "d0", "d3"]
+    assert ids_of(t, ranked(t, "newest", everything(t))) == ["d3", "d2", "d1", "d0"]
+    assert ids_of(t, ranked(t, "by_label", everything(t))) == ["d2", "d1", "d0", "d3"]
+    first, again = (
+        ranked(t, "random", everything(t), seed=7),
+        ranked(t, "random", everything(t), seed=7),
+    )
+    assert first.tolist() == again.tolist() and sorted(first.tolist()) == [0, 1, 2, 3]
+
+
+def test_an_order_keeps_only_the_kept_documents():
+    t = table([[[0.5, 0.5, 0], [0.9, 0.1, 0], [0.6, 0.4, 0], [0.7, 0.3, 0]]])
+    keep = np.array([True, False, True, True])
+    for order in ("needed", "newest", "random", "by_label"):
+        assert "d1" not in ids_of(t, ranked(t, order, keep))
 
 
 def test_unknown_order_names_the_choices():
     with pytest.raises(ValueError, match="needed, newest, random, by_label"):
-        order_queue(table([[[1, 0, 0]]]), order="oldest")
+        ReviewPass(order="oldest")
 
 
-def test_shown_records_labels_scores_and_every_technique():
-    present = np.array([[True], [False]])
-    t = table([[[0.7, 0.3, 0]], [[0, 0, 0]]], present, techniques=["rules", "lexicon"])
-    shown = t.shown("d0")
-    assert shown["labels"] == ["billing"]
-    assert shown["scores"]["billing"] == pytest.approx(0.7)
-    assert shown["techniques"] == {"rules": pytest.approx(shown["scores"]), "lexicon": None}
+def test_saving_the_suggested_labels_is_an_accept_anything_else_a_correction():
+    assert review_decision(["a", "b"], ("b", "a")) == "accept"
+    assert review_decision(["a"], ("a", "b")) == "correct"
+    assert review_decision(["a"], ()) == "correct"
 
 
-def test_ranking_20k_documents_is_fast():
-    rng = np.random.default_rng(0)
-    raw = rng.random((4, 20_000, 8))
-    t = PredictionTable(
-        document_ids=[f"d{i}" for i in range(20_000)],
-        labels=[f"l{j}" for j in range(8)],
-        techniques=["a", "b", "c", "d"],
-        scores=raw / raw.sum(axis=2, keepdims=True),
-        present=rng.random((4, 20_000)) > 0.2,
-    )
-    queue = order_queue(t, order="needed")
-    assert len(queue) == 20_000  # speed: bench/review_page.py
-
-
-# --- against a real store ---------------------------------------------------------------
+# --- a real store ----------------------------------------------------------------------------
 
 TAXONOMY = Taxonomy(labels=tuple(Label(name=name) for name in LABELS))
 TEXTS = [
@@ -206,29 +94,6 @@ TEXTS = [
     "invoice for the parcel",
     "nothing relevant",
 ]
-
-
-def write_run(store, project_id, technique, predictions):
-    """Store one finished run of `technique`: {doc_id: scores dict or None}."""
-    key = f"key-{technique}"
-    run_id = store.start_run(
-        project_id,
-        technique=technique,
-        config_hash=key,
-        config={},
-        cache_key=key,
-        model_id="",
-        model_revision="",
-        device="cpu",
-        dtype="",
-        n_documents=len(predictions),
-    )
-    rows = [
-        (doc, {"scores": scores, "evidence": [], "summary": None})
-        for doc, scores in predictions.items()
-    ]
-    store.write_predictions(project_id, run_id, key, technique, rows)
-    store.finish_run(run_id, status="finished", n_computed=len(rows), n_cached=0, seconds=0.1)
 
 
 @pytest.fixture
@@ -270,99 +135,146 @@ def project(db_path):
     return store, project.id, ids
 
 
-def test_queue_agrees_with_core_results_on_suggestions_and_confidence(project):
-    store, pid, ids = project
-    expected = ensemble_results(latest_results(store, pid), LABELS)
-    for item in build_queue(store, pid, filters=QueueFilters(status="all")):
-        result = expected.get(item.document_id)
-        scores = result.scores if result else None
-        assert list(item.suggested_labels) == suggested_labels(scores, multi_label=False)
-        assert item.confidence == pytest.approx(max(scores.values()) if scores else 0.0)
+def queue_ids(store, pid, **filters):
+    t = load_predictions(store, pid)
+    return ids_of(t, whole_queue(store, pid, t, filters=QueueFilters(**filters)))
 
 
 def test_unreviewed_filter_leaves_out_reviewed_documents(project):
     store, pid, ids = project
     store.add_review(pid, ids[0], reviewer="ann", decision="accept", labels=["billing"])
-    queued = {i.document_id for i in build_queue(store, pid)}
-    assert queued == set(ids) - {ids[0]}
+    assert set(queue_ids(store, pid)) == set(ids) - {ids[0]}
+    assert queue_ids(store, pid, status="reviewed") == [ids[0]]
 
 
-def test_reviewed_filter_keeps_only_reviewed_documents(project):
-    store, pid, ids = project
-    store.add_review(pid, ids[1], reviewer="ann", decision="correct", labels=["shipping"])
-    queued = [
-        i.document_id for i in build_queue(store, pid, filters=QueueFilters(status="reviewed"))
-    ]
-    assert queued == [ids[1]]
-
-
-def test_reviewed_label_counts_count_current_reviews_per_label(project):
-    from core.review_queue import reviewed_label_counts
-
-    store, pid, ids = project
-    store.add_review(pid, ids[0], reviewer="ann", decision="accept", labels=["billing"])
-    store.add_review(pid, ids[1], reviewer="ann", decision="correct", labels=["billing"])
-    store.add_review(pid, ids[1], reviewer="bob", decision="correct", labels=["shipping"])
-    store.add_review(pid, ids[2], reviewer="ann", decision="flag")  # no labels
-    assert reviewed_label_counts(store, pid, LABELS).tolist() == [1, 1, 0]
-
-
-def test_flagged_only_filter(project):
+def test_flagged_predicted_label_confidence_and_search_filters(project):
     store, pid, ids = project
     store.add_review(pid, ids[4], reviewer="ann", decision="flag")
-    filters = QueueFilters(status="all", flagged_only=True)
-    assert [i.document_id for i in build_queue(store, pid, filters=filters)] == [ids[4]]
-
-
-def test_predicted_label_filter(project):
-    store, pid, ids = project
-    filters = QueueFilters(status="all", predicted_label="account")
-    assert [i.document_id for i in build_queue(store, pid, filters=filters)] == [ids[2]]
-
-
-def test_confidence_range_filter(project):
-    store, pid, ids = project
-    filters = QueueFilters(status="all", min_confidence=0.9)
-    queued = build_queue(store, pid, filters=filters)
-    assert queued and all(item.confidence >= 0.9 for item in queued)
-    assert ids[3] not in {item.document_id for item in queued}  # a 50/50 document
-
-
-def test_search_filter_is_case_insensitive(project):
-    store, pid, ids = project
-    filters = QueueFilters(status="all", search="INVOICE")
-    assert {i.document_id for i in build_queue(store, pid, filters=filters)} == {ids[0], ids[3]}
+    assert queue_ids(store, pid, status="all", flagged_only=True) == [ids[4]]
+    assert queue_ids(store, pid, status="all", predicted_label="account") == [ids[2]]
+    confident = queue_ids(store, pid, status="all", min_confidence=0.9)
+    assert confident and ids[3] not in confident  # a 50/50 document
+    assert set(queue_ids(store, pid, status="all", search="INVOICE")) == {ids[0], ids[3]}
 
 
 def test_unknown_label_filter_names_the_labels(project):
     store, pid, _ = project
-    with pytest.raises(ValueError, match="billing, shipping, account"):
-        build_queue(store, pid, filters=QueueFilters(predicted_label="refunds"))
-
-
-def test_signature_changes_with_a_new_run(project):
-    store, pid, ids = project
-    before = table_signature(store, pid)
-    write_run(store, pid, "embeddings", {ids[0]: {"billing": 1.0, "shipping": 0, "account": 0}})
-    assert table_signature(store, pid) != before
-
-
-def test_fitted_weights_are_used(project):
-    store, pid, ids = project
-    store.save_trained_model(
-        pid,
-        kind="ensemble_weights",
-        params={"weights": {"rules": 0.0, "lexicon": 1.0}},
-        metrics={},
-        blob=None,
-        n_reviews=20,
-    )
     t = load_predictions(store, pid)
-    # rules alone would say shipping for ids[1]; lexicon alone says billing.
-    assert t.suggested_labels(t.index_of(ids[1])) == ("billing",)
+    with pytest.raises(ValueError, match="billing, shipping, account"):
+        filter_mask(store, pid, t, QueueFilters(predicted_label="refunds"))
 
 
-def test_loading_and_ranking_20k_documents_from_the_store(db_path):
+def test_label_review_state_counts_reviews_and_missed_coverage_picks(project):
+    store, pid, ids = project
+    store.add_review(pid, ids[0], reviewer="ann", decision="accept", labels=["billing"])
+    store.add_review(pid, ids[1], reviewer="ann", decision="correct", labels=["billing"])
+    store.add_review(pid, ids[1], reviewer="bob", decision="correct", labels=["shipping"])
+    sought_account = {"queue": {"reason": "coverage", "label": "account"}}
+    store.add_review(
+        pid, ids[3], reviewer="ann", decision="correct", labels=["billing"], shown=sought_account
+    )
+    store.add_review(pid, ids[2], reviewer="ann", decision="flag")  # no labels
+    state = label_review_state(store, pid, LABELS)
+    assert state.counts.tolist() == [2, 1, 0]
+    assert state.attempts.tolist() == [0, 0, 1]  # a document sought for "account" was not
+
+
+# --- passes of stable batches ------------------------------------------------------------------
+
+
+def walk(store, pid, review_pass, table):
+    """The ids of the batch the pass shows next."""
+    next_batch(store, pid, table, review_pass)
+    return [item.document_id for item in review_pass.batch]
+
+
+def test_the_first_batch_seeks_every_label_nobody_reviewed_yet(project):
+    store, pid, ids = project
+    review_pass = ReviewPass(batch_size=3)
+    walk(store, pid, review_pass, load_predictions(store, pid))
+    sought = {
+        item.for_label: item.document_id for item in review_pass.batch if item.reason == "coverage"
+    }
+    assert sought == {"billing": ids[0], "shipping": ids[1], "account": ids[2]}
+    assert review_pass.batch[0].shown()["queue"] == {
+        "reason": "coverage",
+        "label": "billing",
+        "priority": pytest.approx(review_pass.batch[0].priority),
+    }
+
+
+def test_a_batch_stays_put_when_a_new_version_lands_and_the_next_one_uses_it(project):
+    store, pid, ids = project
+    review_pass = ReviewPass(order="newest", batch_size=2)
+    before = load_predictions(store, pid)
+    first = walk(store, pid, review_pass, before)
+    shown = [item.suggestion for item in review_pass.batch]
+    # A refresh lands: the supervised model says "account" for everything.
+    key = write_run(
+        store, pid, "supervised", {d: {"billing": 0, "shipping": 0, "account": 1.0} for d in ids}
+    )
+    version = store.save_model_version(
+        pid,
+        status="adopted",
+        config={
+            "learned_cache_keys": {"supervised": key},
+            "combination": Combination(
+                weights={"supervised": 1.0, "rules": 0.05, "lexicon": 0.05}
+            ).to_json(),
+        },
+        metrics={},
+        reason="adopted",
+        n_reviews=5,
+    )
+    assert [item.document_id for item in review_pass.batch] == first  # nothing moved
+    assert [item.suggestion for item in review_pass.batch] == shown
+    assert (review_pass.position, review_pass.number, review_pass.version) == (0, 1, None)
+    review_pass.move(+1)
+    review_pass.move(+1)
+    assert review_pass.needs_batch
+    second = walk(store, pid, review_pass, load_predictions(store, pid))
+    assert review_pass.version == version.id and review_pass.number == 2
+    assert not set(first) & set(second)
+    assert all(item.suggestion.labels == ("account",) for item in review_pass.batch)
+
+
+def test_skipped_flagged_and_passed_over_documents_do_not_come_back_in_the_pass(project):
+    store, pid, ids = project
+    review_pass = ReviewPass(order="newest", batch_size=2)
+    table = load_predictions(store, pid)
+    assert walk(store, pid, review_pass, table) == [ids[4], ids[3]]
+    store.add_review(pid, ids[4], reviewer="ann", decision="skip")
+    review_pass.act(ids[4])
+    review_pass.move(+1)
+    review_pass.move(+1)  # ids[3] passed over with Next
+    assert walk(store, pid, review_pass, table) == [ids[2], ids[1]]
+    store.add_review(pid, ids[2], reviewer="ann", decision="flag")
+    review_pass.act(ids[2])
+    review_pass.move(+2)
+    assert walk(store, pid, review_pass, table) == [ids[0]]
+    review_pass.move(+1)
+    walk(store, pid, review_pass, table)
+    assert review_pass.finished and review_pass.current is None
+    again = ReviewPass(order="newest", batch_size=2, seed=1)  # a new pass: from the top
+    assert walk(store, pid, again, table) == [ids[4], ids[3]]
+
+
+def test_undo_brings_the_document_back_here(project):
+    store, pid, ids = project
+    review_pass = ReviewPass(order="newest", batch_size=3)
+    table = load_predictions(store, pid)
+    walk(store, pid, review_pass, table)
+    review_pass.act(ids[4])
+    review_pass.move(+1)
+    assert review_pass.current.document_id == ids[3]
+    from core.review_queue import QueueItem
+
+    review_pass.bring_back(QueueItem(table.suggestion_for(ids[4]), 0.0, "undo"))
+    assert review_pass.current.document_id == ids[4] and ids[4] not in review_pass.seen
+    assert [item.document_id for item in review_pass.batch] == [ids[4], ids[3], ids[2]]
+
+
+def test_loading_and_batching_20k_documents_from_the_store(db_path):
     store = Store(db_path)
     pid = store.create_project("big").id
     store.save_taxonomy(pid, TAXONOMY)
@@ -379,5 +291,6 @@ def test_loading_and_ranking_20k_documents_from_the_store(db_path):
             technique,
             {doc.id: dict(zip(LABELS, (row / row.sum()).tolist())) for doc, row in zip(docs, raw)},
         )
-    queue = build_queue(store, pid)
-    assert len(queue) == 20_000  # speed: bench/review_page.py
+    review_pass = ReviewPass()
+    walk(store, pid, review_pass, load_predictions(store, pid))
+    assert len(review_pass.batch) == review_pass.batch_size and review_pass.left == 20_000

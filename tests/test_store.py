@@ -199,6 +199,10 @@ def test_delete_project_removes_every_row_of_it_and_nothing_else(store, db_path)
         store.save_trained_model(
             target.id, kind="supervised", params={}, metrics={}, blob=b"m", n_reviews=1
         )
+        version = store.save_model_version(
+            target.id, status="adopted", config={}, metrics={}, reason="", n_reviews=1
+        )
+        store.pin_model_version(target.id, version.id)
 
     store.delete_project(doomed.id)
 
@@ -452,7 +456,7 @@ def test_a_run_whose_process_ended_is_abandoned_and_can_be_failed(store, project
     assert store.abandoned_run_ids(project.id) == []
 
 
-def test_pruning_keeps_only_the_latest_predictions_of_that_technique(store, project, doc_ids):
+def test_pruning_keeps_only_the_named_predictions_of_that_technique(store, project, doc_ids):
     def run_with(technique, key):
         run_id = start_run(
             store, project, technique=technique, cache_key=key, n_documents=len(doc_ids)
@@ -470,16 +474,65 @@ def test_pruning_keeps_only_the_latest_predictions_of_that_technique(store, proj
     run_with("rules", "r1")
     run_with("supervised", "s2")
     run_with("supervised", "s3")
-    assert store.prune_superseded_predictions(project.id, "supervised", keep=2) == len(doc_ids)
-    assert store.get_predictions(project.id, "s1") == {}
-    assert len(store.get_predictions(project.id, "s2")) == len(doc_ids)
-    assert store.prune_superseded_predictions(project.id, "supervised") == len(doc_ids)
+    kept = ["s1", "s3"]
+    assert store.prune_predictions(project.id, "supervised", keep_cache_keys=kept) == len(doc_ids)
+    assert store.get_predictions(project.id, "s2") == {}
+    assert len(store.get_predictions(project.id, "s1")) == len(doc_ids)
     assert len(store.get_predictions(project.id, "s3")) == len(doc_ids)
     assert len(store.get_predictions(project.id, "r1")) == len(doc_ids)  # other techniques stay
     assert len(store.list_runs(project.id)) == 4  # the run log is whole
-    assert store.prune_superseded_predictions(project.id, "supervised") == 0
-    with pytest.raises(StoreError, match="at least 1"):
-        store.prune_superseded_predictions(project.id, "supervised", keep=0)
+    assert store.prune_predictions(project.id, "supervised", keep_cache_keys=kept) == 0
+
+
+def test_model_versions_current_pinned_and_refusals(store, project):
+    assert store.current_model_version(project.id) is None
+    first = store.save_model_version(
+        project.id, status="adopted", config={"a": 1}, metrics={"m": 0.5}, reason="r", n_reviews=5
+    )
+    rejected = store.save_model_version(
+        project.id, status="rejected", config={}, metrics={}, reason="worse", n_reviews=9
+    )
+    assert store.current_model_version(project.id).id == first.id
+    assert store.latest_model_version(project.id).id == rejected.id
+    second = store.save_model_version(
+        project.id, status="adopted", config={}, metrics={}, reason="", n_reviews=12, blob=b"z"
+    )
+    assert store.current_model_version(project.id).id == second.id
+    store.pin_model_version(project.id, first.id, by="ann")
+    assert store.current_model_version(project.id).id == first.id
+    assert store.pinned_model_version(project.id) == first.id
+    with pytest.raises(StoreError, match="only adopted versions"):
+        store.pin_model_version(project.id, rejected.id)
+    with pytest.raises(StoreError, match="No model version"):
+        store.pin_model_version(project.id, 999)
+    store.pin_model_version(project.id, None)
+    assert store.current_model_version(project.id).id == second.id
+    assert store.get_model_version(project.id, second.id).blob == b"z"
+    assert [v.id for v in store.list_model_versions(project.id)] == [
+        first.id,
+        rejected.id,
+        second.id,
+    ]
+    with pytest.raises(StoreError, match="status"):
+        store.save_model_version(
+            project.id, status="maybe", config={}, metrics={}, reason="", n_reviews=1
+        )
+
+
+def test_label_changes_since_a_review_count_accepts_corrections_and_their_undos(
+    store, project, doc_ids
+):
+    assert store.review_watermark(project.id) == 0
+    store.add_review(project.id, doc_ids[0], reviewer="ann", decision="accept", labels=["billing"])
+    mark = store.review_watermark(project.id)
+    store.add_review(project.id, doc_ids[1], reviewer="ann", decision="correct", labels=["billing"])
+    store.add_review(project.id, doc_ids[1], reviewer="ann", decision="skip")
+    store.add_review(project.id, doc_ids[2], reviewer="ann", decision="flag")
+    store.undo_last_review(project.id, "ann")  # undoes the flag: no label change
+    assert store.count_label_changes(project.id, mark) == 1
+    store.undo_review(project.id, store.current_review(project.id, doc_ids[0]).id, reviewer="ann")
+    assert store.count_label_changes(project.id, mark) == 2
+    assert store.count_label_changes(project.id, 0) == 3
 
 
 def test_unknown_run(store):

@@ -161,7 +161,7 @@ def line_over_time(rows: Sequence[Mapping], value: str, title: str) -> alt.Chart
 
 
 def learning_curve_chart(rows: Sequence[Mapping]) -> alt.Chart:
-    """Cross-validated accuracy and macro-F1 of each retrained model against its reviews."""
+    """Out-of-fold accuracy and macro-F1 of each adopted version against its reviews."""
     frame = pd.DataFrame(list(rows), columns=["n_reviews", "accuracy", "macro_f1"]).melt(
         id_vars="n_reviews", var_name="metric", value_name="value"
     )
@@ -171,7 +171,7 @@ def learning_curve_chart(rows: Sequence[Mapping]) -> alt.Chart:
         .mark_line(point=True)
         .encode(
             x=alt.X("n_reviews:Q", title="reviewed documents"),
-            y=alt.Y("value:Q", title="cross-validated", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("value:Q", title="out of fold", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("metric:N", title=None),
             tooltip=["n_reviews:Q", "metric:N", alt.Tooltip("value:Q", format=".3f")],
         )

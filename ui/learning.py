@@ -1,10 +1,10 @@
-"""Keeping the learned models fresh while people review: the background refresh.
+"""Keeping the learned configuration fresh while people review: the background refresh.
 
-After every saved review the Review page calls `schedule_refresh`; `core.active_learning`
-decides whether enough new reviews arrived (max(5, 10%) since the last model) and, if so,
-retrains the supervised model, scores the project with it and refits the ensemble weights on
-one worker thread shared by the whole server. The reviewer never waits: the next queue
-rebuild (its signature changes with the new run) simply uses the new model.
+After every saved review (and undo) the Review page calls `schedule_refresh`;
+`core.learning.loop` decides whether enough labels changed (max(5, 10%) since the last
+judged candidate) and, if so, runs the one learning path on one worker thread shared by the
+whole server: train a candidate, judge it out of fold, adopt it or keep the current version
+and record why. The reviewer never waits: the queue's next batch uses whatever is current.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import streamlit as st
 
-from core.active_learning import (
+from core.learning.loop import (
+    DEFAULT_POLICY,
     RefreshPolicy,
-    labelled_review_count,
+    learning_state,
     maybe_refresh,
     refresh_in_flight,
 )
@@ -32,7 +33,8 @@ def _refresh_executor() -> ThreadPoolExecutor:
 
 
 def schedule_refresh(project_id: int) -> None:
-    """Start a background refresh of the project's models if one is due; returns at once.
+    """Start a background refresh of the project's learned configuration if one is due;
+    returns at once.
 
     A review is already saved when this runs, so nothing here may fail the reviewer's action:
     errors are logged (and the refresh is tried again after the next review).
@@ -54,24 +56,43 @@ def refresh_on_first_visit(project_id: int) -> None:
         schedule_refresh(project_id)
 
 
-def render_learning_status(store, project_id: int) -> None:
-    """One caption: what the supervised model was trained on, and whether it is retraining."""
-    model = store.latest_trained_model(project_id, "supervised")
-    policy = RefreshPolicy()
-    if refresh_in_flight(store, project_id):
-        text = "Learning from your reviews: retraining in the background…"
-    elif model is None and labelled_review_count(store, project_id) >= policy.min_reviews:
-        text = (
-            "Sift learns from your reviews with your next one (a model trained in the background)."
-        )
-    elif model is None:
-        text = (
-            f"Sift starts learning from your reviews after {policy.min_reviews} labelled "
-            "documents (a model trained in the background; you never wait for it)."
-        )
+def learning_status(store, project_id: int, policy: RefreshPolicy = DEFAULT_POLICY) -> str:
+    """One sentence or three: which version the suggestions come from, what it learned from,
+    whether the last candidate was kept out and why, and when the next one comes."""
+    state = learning_state(store, project_id, policy)
+    parts = []
+    current, last = state.current, state.last
+    if current is None:
+        if state.n_reviews < policy.min_reviews:
+            return (
+                f"Sift starts learning from your reviews after {policy.min_reviews} labelled "
+                "documents (in the background; you never wait for it)."
+            )
+        parts.append("Suggestions come from the techniques alone (nothing learned adopted yet).")
     else:
-        text = (
-            f"Learned from {model.n_reviews:,} reviews; retrains in the background after "
-            f"{policy.min_new_reviews} more (or 10% more)."
+        candidate = current.metrics.get("candidate") or {}
+        baseline = current.metrics.get("baseline") or {}
+        pinned = " (pinned)" if store.pinned_model_version(project_id) == current.id else ""
+        parts.append(
+            f"Suggestions from v{current.id}{pinned}, learned from {current.n_reviews:,} reviews: "
+            f"out-of-fold accuracy {candidate.get('accuracy', 0):.0%} "
+            f"(zero-review baseline {baseline.get('accuracy', 0):.0%})."
         )
-    st.caption(text)
+    if last is not None and not last.adopted and (current is None or last.id > current.id):
+        parts.append(
+            f"The newest candidate (v{last.id}, {last.n_reviews:,} reviews) was {last.reason}."
+        )
+    if refresh_in_flight(store, project_id):
+        parts.append("Learning from your latest reviews in the background…")
+    elif state.due:
+        parts.append(f"{state.changes:,} label changes since: learning from them next.")
+    elif state.changes:
+        parts.append(
+            f"{state.changes:,} label changes since; it learns again after "
+            f"{state.needed - state.changes:,} more."
+        )
+    return " ".join(parts)
+
+
+def render_learning_status(store, project_id: int) -> None:
+    st.caption(learning_status(store, project_id))

@@ -10,7 +10,7 @@ def classify_with_ray(args) -> int:
     """`python -m core classify --engine ray ...`; exit 0, or 1 when an input failed."""
     from core.cli import EXIT_OK, EXIT_PARTIAL, CliError, _parse_options, _project, _store
     from core.ingest import IngestOptions
-    from core.results import project_settings
+    from core.predictions import project_settings
     from core.scale.ray_job import RayJob, run_ray_job
     from core.taxonomy import load_taxonomy_file, validate
 

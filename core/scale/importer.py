@@ -135,7 +135,7 @@ def import_predictions(
 
 def _match_project(store, project, manifest: dict) -> None:
     """The project's taxonomy and mode must be the run's (they are part of every cache key)."""
-    from core.results import project_settings
+    from core.predictions import project_settings
 
     taxonomy = Taxonomy.from_dict(manifest["taxonomy"])
     multi_label = bool(manifest.get("multi_label", False))

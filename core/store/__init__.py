@@ -2,7 +2,8 @@
 
 Tables (JSON columns are TEXT): projects, labels, imports, documents, runs,
 predictions (immutable, keyed by cache key), reviews (append-only),
-exports, trained_models, schema_migrations. See migrations.py for the schema.
+exports, trained_models, model_versions (+ model_pins),
+schema_migrations. See migrations.py for the schema.
 """
 
 from core.store._predictions import FINAL_RUN_STATUSES, RUN_STATUSES
@@ -18,6 +19,7 @@ from core.store.records import (
     UNSET,
     ImportRecord,
     ImportSummary,
+    ModelVersion,
     Project,
     Review,
     RunRecord,
@@ -35,6 +37,7 @@ __all__ = [
     "DocumentNotFound",
     "ImportRecord",
     "ImportSummary",
+    "ModelVersion",
     "Project",
     "ProjectNotFound",
     "Review",

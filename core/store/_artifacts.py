@@ -99,6 +99,19 @@ class ArtifactsMixin(StoreBase):
             **{**row, "params": loads(row["params"]), "metrics": loads(row["metrics"])}
         )
 
+    def get_trained_model(self, project_id: int, model_id: int) -> TrainedModel:
+        with self._read():
+            self._require_project(project_id)
+            row = self._row(
+                "SELECT * FROM trained_models WHERE project_id = ? AND id = ?",
+                [project_id, model_id],
+            )
+        if row is None:
+            raise StoreError(f"No trained model {model_id!r} in this project.")
+        return TrainedModel(
+            **{**row, "params": loads(row["params"]), "metrics": loads(row["metrics"])}
+        )
+
     def trained_model_history(self, project_id: int, kind: str) -> list[dict[str, Any]]:
         """Every model of `kind` trained for the project, oldest first, without its blob:
         [{"id", "created_at", "n_reviews", "metrics"}]."""

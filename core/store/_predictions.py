@@ -175,33 +175,22 @@ class PredictionsMixin(StoreBase):
             failed.append(run_id)
         return failed
 
-    def prune_superseded_predictions(
-        self, project_id: int, technique: str, *, keep: int = 1
+    def prune_predictions(
+        self, project_id: int, technique: str, *, keep_cache_keys: Sequence[str]
     ) -> int:
-        """Delete `technique`'s predictions except those of its `keep` latest cache keys (among
-        runs that left predictions); returns how many rows went. The run log stays whole.
+        """Delete `technique`'s predictions except those under `keep_cache_keys`; returns how
+        many rows went. The run log stays whole.
 
         For techniques whose every rerun has a new cache key and whose old predictions are
         never read again (the supervised model, retrained as reviews arrive): without pruning
         each retrain would add a prediction per document for good. What a reviewer was shown
         is kept in the review itself (`Review.shown`), not here."""
-        if keep < 1:
-            raise StoreError(f"keep must be at least 1 (the latest predictions), got {keep}")
         with self._write() as conn:
             self._require_project(project_id)
-            runs = self._rows(
-                "SELECT cache_key FROM runs WHERE project_id = ? AND technique = ? "
-                "AND (status = 'finished' OR (status = 'cancelled' AND n_computed + n_cached > 0)) "
-                "ORDER BY id",
-                [project_id, technique],
-            )
-            old = sorted(_superseded(runs, keep))
-            if not old:
-                return 0
             cursor = conn.execute(
                 "DELETE FROM predictions WHERE project_id = ? AND technique = ? "
-                "AND cache_key IN (SELECT value FROM json_each(?))",
-                [project_id, technique, dumps(old)],
+                "AND cache_key NOT IN (SELECT value FROM json_each(?))",
+                [project_id, technique, dumps(list(keep_cache_keys))],
             )
             return cursor.rowcount
 
@@ -327,15 +316,6 @@ class PredictionsMixin(StoreBase):
                 [project_id],
             )
         return {row["technique"]: row["cache_key"] for row in rows}  # later runs win
-
-
-def _superseded(runs: Sequence[dict], keep: int) -> set[str]:
-    """Cache keys of `runs` (id order) older than the `keep` latest distinct ones."""
-    recent: list[str] = []
-    for row in reversed(runs):
-        if row["cache_key"] not in recent:
-            recent.append(row["cache_key"])
-    return set(recent[keep:])
 
 
 def _prediction_rows(

@@ -76,6 +76,8 @@ class ProjectsMixin(StoreBase):
                 "DELETE FROM imports WHERE project_id = ?",
                 "DELETE FROM labels WHERE project_id = ?",
                 "DELETE FROM exports WHERE project_id = ?",
+                "DELETE FROM model_pins WHERE project_id = ?",
+                "DELETE FROM model_versions WHERE project_id = ?",
                 "DELETE FROM trained_models WHERE project_id = ?",
             ):
                 conn.execute(statement, [project_id])

@@ -217,7 +217,16 @@ class ReviewsMixin(StoreBase):
                 )
         return [_review(row) for row in rows]
 
-    def flagged_document_ids(self, project_id: int) -> set[str]:
+    def flagged_document_ids(
+        self, project_id: int, document_ids: Sequence[str] | None = None
+    ) -> set[str]:
+        """Documents (of `document_ids`, default all) whose latest unretracted flag/unflag
+        is a flag."""
+        only = ""
+        params: list[Any] = [project_id]
+        if document_ids is not None:
+            only = " AND document_id IN (SELECT value FROM json_each(?))"
+            params.append(dumps(list(document_ids)))
         with self._read():
             self._require_project(project_id)
             rows = self._rows(
@@ -225,9 +234,9 @@ class ReviewsMixin(StoreBase):
                 "  SELECT document_id, decision,"
                 "    row_number() OVER (PARTITION BY document_id ORDER BY id DESC) AS nth"
                 "  FROM reviews AS r WHERE project_id = ? AND decision IN ('flag', 'unflag')"
-                f" AND {_NOT_RETRACTED}"
+                f" AND {_NOT_RETRACTED}{only}"
                 ") WHERE nth = 1 AND decision = 'flag'",
-                [project_id],
+                params,
             )
         return {row["document_id"] for row in rows}
 
@@ -244,6 +253,27 @@ class ReviewsMixin(StoreBase):
                 f"  AND {_NOT_RETRACTED}"
                 ") WHERE nth = 1 AND labels != '[]'",
                 [project_id],
+            )
+
+    def review_watermark(self, project_id: int) -> int:
+        """The id of the project's newest review (0 when none): reviews after it are new."""
+        with self._read():
+            self._require_project(project_id)
+            return int(
+                self._scalar("SELECT max(id) FROM reviews WHERE project_id = ?", [project_id]) or 0
+            )
+
+    def count_label_changes(self, project_id: int, since_review_id: int) -> int:
+        """Reviews after `since_review_id` that changed some document's labels: accepts,
+        corrections, and undos of either (what a learned model has not seen yet)."""
+        with self._read():
+            self._require_project(project_id)
+            return self._scalar(
+                "SELECT count(*) FROM reviews AS r WHERE project_id = ? AND id > ? AND ("
+                "decision IN ('accept', 'correct') OR (decision = 'undo' AND EXISTS ("
+                "SELECT 1 FROM reviews AS o WHERE o.id = r.undoes "
+                "AND o.decision IN ('accept', 'correct'))))",
+                [project_id, since_review_id],
             )
 
     def count_reviews(self, project_id: int) -> int:

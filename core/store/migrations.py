@@ -290,3 +290,41 @@ def m005_reviews_action(db: sqlite_utils.Database) -> None:
     """Which call wrote a review (one id per click or bulk save), so a bulk accept can be
     undone as one action. Adding a column is not an update of any review."""
     db["reviews"].add_column("action", str, not_null_default="")
+
+
+@migration
+def m006_model_versions(db: sqlite_utils.Database) -> None:
+    """Learned configurations, one row per candidate the learning loop judged: the adopted
+    ones are the project's versions (the current one drives its suggestions), the rejected
+    ones say why they were kept out. A pin freezes the project on one version."""
+    db.execute(
+        """
+        CREATE TABLE model_versions (
+            id INTEGER PRIMARY KEY,
+            project_id INTEGER NOT NULL REFERENCES projects (id),
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('adopted', 'rejected')),
+            -- {"combination": {...}, "learned_cache_keys": {technique: cache key},
+            --  "supervised_model_id": int | null, "base_cache_keys": {...}, "origin": str}
+            config TEXT NOT NULL DEFAULT '{}',
+            metrics TEXT NOT NULL DEFAULT '{}',  -- {"candidate"|"current"|"baseline": scores}
+            reason TEXT NOT NULL DEFAULT '',  -- what changed, or why it was not adopted
+            n_reviews INTEGER NOT NULL,  -- labelled reviews it learned from
+            by TEXT NOT NULL DEFAULT '',
+            blob BLOB,  -- npz: the reviews it learned from and its out-of-fold predictions
+            UNIQUE (project_id, id)
+        ) STRICT
+        """
+    )
+    db["model_versions"].create_index(["project_id", "status", "id"])
+    db.execute(
+        """
+        CREATE TABLE model_pins (
+            project_id INTEGER PRIMARY KEY REFERENCES projects (id),
+            version_id INTEGER NOT NULL,
+            pinned_at TEXT NOT NULL,
+            by TEXT NOT NULL DEFAULT '',
+            FOREIGN KEY (project_id, version_id) REFERENCES model_versions (project_id, id)
+        ) STRICT
+        """
+    )

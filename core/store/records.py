@@ -129,3 +129,23 @@ class TrainedModel:
     metrics: dict[str, Any]
     blob: bytes | None  # serialised model, when it is not plain JSON params
     n_reviews: int  # reviews it was fitted on
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One learned configuration the learning loop judged (core.learning.versions)."""
+
+    id: int
+    project_id: int
+    created_at: str
+    status: str  # "adopted" | "rejected"
+    config: dict[str, Any]  # combination, learned techniques' cache keys, supervised model id
+    metrics: dict[str, Any]  # out-of-fold scores of the candidate, the current and the baseline
+    reason: str  # what changed, or why it was not adopted
+    n_reviews: int  # labelled reviews it learned from
+    by: str
+    blob: bytes | None = None  # npz; read only by get_model_version
+
+    @property
+    def adopted(self) -> bool:
+        return self.status == "adopted"

@@ -10,11 +10,15 @@ from core.store._documents import DocumentsMixin
 from core.store._predictions import PredictionsMixin
 from core.store._projects import ProjectsMixin
 from core.store._reviews import ReviewsMixin
+from core.store._versions import VersionsMixin
 from core.store.migrations import applied_migrations
 
 
-class Store(ProjectsMixin, DocumentsMixin, PredictionsMixin, ReviewsMixin, ArtifactsMixin):
-    """Projects, labels, documents, runs, predictions, reviews, exports and trained models.
+class Store(
+    ProjectsMixin, DocumentsMixin, PredictionsMixin, ReviewsMixin, ArtifactsMixin, VersionsMixin
+):
+    """Projects, labels, documents, runs, predictions, reviews, exports, trained models and
+    learned configurations (model versions).
 
     `Store()` opens (creating it and applying migrations if needed) the file at
     `path`, else $SIFT_DB, else ~/.local/share/sift/sift.db. Every write is one

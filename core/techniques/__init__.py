@@ -19,6 +19,11 @@ BUILTIN_MODULES = (
     "supervised",
 )
 
+# What a project runs unless told otherwise (Classify page, CLI, benches): every taxonomy gets
+# a suggestion, even one with label names only (embeddings need nothing more); rules and
+# lexicon add their evidence wherever the taxonomy has patterns and keywords.
+DEFAULT_TECHNIQUES = ("rules", "lexicon", "embeddings")
+
 
 class UnknownTechniqueError(KeyError):
     def __str__(self) -> str:  # KeyError would repr() the message

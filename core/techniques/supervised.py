@@ -1,10 +1,10 @@
 """Supervised: a linear model trained on the project's own reviewed labels.
 
-Features are sentence embeddings (the packaged MiniLM by default); the model is
-scikit-learn logistic regression (multinomial for single-label, one-vs-rest
-for multi-label). It is trained by `core.learn.train_supervised`, stored as
-plain arrays (no pickle) and handed to this technique as a `LinearModel`.
-Labels it never saw in training score 0 (multi-label) / share no mass.
+Features are sentence embeddings (the packaged MiniLM by default); the model is logistic
+regression (multinomial for single-label, one-vs-rest for multi-label). It is trained by
+the learning loop (`core.learning.loop.learn`), stored as plain arrays (no pickle) and
+handed to this technique as a `LinearModel`. Labels it has no weights for score 0
+(multi-label) / share no mass.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ class Supervised(Technique):
     ) -> None:
         if trained is None:
             raise ValueError(
-                "the supervised technique needs a trained model: review some documents, then "
-                "train it (Evaluate page, or core.learn.train_supervised)"
+                "the supervised technique needs a trained model: review some documents; Sift "
+                "learns from them (or run `python -m core train PROJECT`)"
             )
         super().__init__(multi_label=multi_label, device=device, precision=precision)
         self.trained = trained

@@ -1,0 +1,421 @@
+"""The one learning path: reviews in, a judged configuration out.
+
+`learn` is what the app's background refresh, `python -m core train` and the review-loop
+bench all run:
+
+1. the project's labelled reviews, split into CV_FOLDS folds (stratified when every label
+   has two reviews);
+2. a candidate supervised model (`core.learning.linear`) fitted on every review, and
+   cross-fitted for each review's out-of-fold probabilities;
+3. the ensemble's combination (weights, temperature, thresholds; `core.learning.stacking`)
+   cross-fitted on the stack of out-of-sample rows: the stored predictions of the techniques
+   that learn nothing, and the supervised model's out-of-fold ones;
+4. the guard (`core.learning.guard`): the candidate, out of fold on every reviewed
+   document, against the zero-review baseline and against the current version's recipe
+   re-learned on the same folds;
+5. adopted: the model is stored, scores every document, and the configuration becomes the
+   project's new version (with its out-of-fold rows, for honest Evaluate figures);
+   refused: a rejected version records why, and the project keeps what it had.
+
+`RefreshPolicy` says when to run it again: after max(5, 10%) label changes (accepts,
+corrections, undos) since the last judged candidate; `maybe_refresh` runs it on an
+executor so no reviewer waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from core.evaluate import Scores
+from core.learning.guard import Rows, judge
+from core.learning.linear import MAX_POOL, NotEnoughReviews, fit_linear_model, label_prior
+from core.learning.stacking import cross_fit
+from core.learning.trained import current_supervised_model, save_supervised_model
+from core.learning.versions import OutOfFold, keep_learned_predictions, out_of_fold
+from core.predictions import (
+    EQUAL,
+    LEARNED,
+    SUPERVISED,
+    PredictionTable,
+    combine_arrays,
+    decide,
+    load_predictions,
+    project_settings,
+)
+
+log = logging.getLogger(__name__)
+
+MIN_REVIEWS = 3  # labelled reviewed documents before the first candidate
+CV_FOLDS = 5
+
+
+def folds_for(targets: np.ndarray, multi_label: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) index pairs over the reviews: stratified by label (single-label, when
+    every reviewed label has at least two reviews), else plain shuffled folds."""
+    n = len(targets)
+    if n < 2:
+        return []
+    if not multi_label:
+        first = targets.argmax(axis=1)
+        smallest = np.bincount(first)[np.unique(first)].min()
+        if smallest >= 2 and len(np.unique(first)) > 1:
+            splitter = StratifiedKFold(min(CV_FOLDS, int(smallest)), shuffle=True, random_state=0)
+            return list(splitter.split(np.zeros(n), first))
+    return list(KFold(min(CV_FOLDS, n), shuffle=True, random_state=0).split(np.zeros(n)))
+
+
+@dataclass
+class LearnOutcome:
+    n_reviews: int
+    adopted: bool = False
+    reason: str = ""
+    version_id: int | None = None  # the version row written (adopted or rejected)
+    scores: dict[str, Scores] = field(default_factory=dict)  # candidate, current, baseline
+    predicted: int = 0  # documents the adopted supervised model scored
+    pruned: int = 0  # superseded supervised predictions deleted
+    skipped: str | None = None  # why nothing was judged (too few reviews)
+
+
+@dataclass(frozen=True)
+class ReviewedRows:
+    """The labelled reviews, in prediction-table order."""
+
+    document_ids: list[str]
+    review_ids: np.ndarray  # (n,)
+    labels: list[tuple[str, ...]]
+    targets: np.ndarray  # (n, L) 0/1 over the taxonomy
+    positions: np.ndarray  # (n,) rows of the prediction table
+
+
+def reviewed_rows(store, project_id: int, table: PredictionTable) -> ReviewedRows:
+    """Current reviews with at least one label of the taxonomy (single-label: the first)."""
+    index = {name: j for j, name in enumerate(table.labels)}
+    reviews = store.current_reviews(project_id)
+    chosen = []
+    for doc_id in table.document_ids:
+        review = reviews.get(doc_id)
+        if review is None:
+            continue
+        known = [name for name in review.labels if name in index]
+        if known:
+            chosen.append((doc_id, review.id, tuple(known if table.multi_label else known[:1])))
+    targets = np.zeros((len(chosen), len(table.labels)))
+    for i, (_, _, names) in enumerate(chosen):
+        targets[i, [index[name] for name in names]] = 1.0
+    document_ids = [doc_id for doc_id, _, _ in chosen]
+    return ReviewedRows(
+        document_ids=document_ids,
+        review_ids=np.array([review_id for _, review_id, _ in chosen], dtype=np.int64),
+        labels=[names for _, _, names in chosen],
+        targets=targets,
+        positions=table.indices(document_ids),
+    )
+
+
+def baseline_rows(table: PredictionTable, positions: np.ndarray):
+    """The zero-review suggestion on these rows: equal weights over the techniques that learn
+    nothing, the project's threshold. -> (probabilities, covered, suggested)."""
+    base = [name for name in table.techniques if name not in LEARNED]
+    scores, present = table.technique_rows(base)
+    mixed, covered = combine_arrays(
+        scores[:, positions], present[:, positions], base, EQUAL, table.multi_label
+    )
+    suggested, _ = decide(mixed, covered, multi_label=table.multi_label, thresholds=table.threshold)
+    return mixed, covered, suggested
+
+
+def learned_from(store, project_id: int, version) -> set[str]:
+    """The documents a version learned from (empty for none)."""
+    held_out = out_of_fold(store, project_id, version)
+    return set(held_out.document_ids) if held_out is not None else set()
+
+
+def unreviewed_pool(store, project_id: int, table: PredictionTable, reviewed) -> list[str]:
+    """The unreviewed documents self-training may use: a seeded sample of MAX_POOL at most,
+    the same documents on every retrain."""
+    skip = set(reviewed)
+    pool = [doc_id for doc_id in table.document_ids if doc_id not in skip]
+    if len(pool) > MAX_POOL:
+        picked = np.random.default_rng(0).choice(len(pool), MAX_POOL, replace=False)
+        pool = [pool[i] for i in sorted(picked)]
+    return pool
+
+
+def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
+    """Train a candidate from the current reviews, judge it, adopt it or say why not.
+
+    Blocking (seconds to a minute); see `maybe_refresh` for the background form.
+    """
+    from core.embedding_cache import document_embeddings
+    from core.engine import run_techniques
+    from core.models import DEFAULT_EMBEDDING_MODEL
+    from core.techniques import create_technique
+
+    settings = project_settings(store.get_project(project_id))
+    multi_label, threshold = bool(settings["multi_label"]), float(settings["threshold"])
+    taxonomy = store.load_taxonomy(project_id)
+    watermark = store.review_watermark(project_id)
+    table = load_predictions(store, project_id)
+    reviewed = reviewed_rows(store, project_id, table)
+    outcome = LearnOutcome(n_reviews=len(reviewed.document_ids))
+    if outcome.n_reviews < MIN_REVIEWS:
+        outcome.skipped = (
+            f"{outcome.n_reviews} reviewed documents with labels; at least {MIN_REVIEWS} are "
+            "needed before Sift learns from them"
+        )
+        return outcome
+    targets = reviewed.targets
+    folds = folds_for(targets, multi_label)
+
+    # 2. the candidate supervised model, fitted and cross-fitted
+    features = document_embeddings(store, project_id, reviewed.document_ids)
+    pool = unreviewed_pool(store, project_id, table, reviewed.document_ids)
+    unlabelled = document_embeddings(store, project_id, pool) if pool else None
+    current_version = store.current_model_version(project_id)
+    fitted = fit_linear_model(
+        features,
+        reviewed.labels,
+        multi_label=multi_label,
+        embedding_model=DEFAULT_EMBEDDING_MODEL,
+        prior=label_prior(taxonomy, multi_label=multi_label),
+        unlabelled=unlabelled,
+        folds=folds,
+        start=current_supervised_model(store, project_id, current_version),
+    )
+
+    # 3. the combination, cross-fitted on out-of-sample rows only
+    base = [name for name in table.techniques if name not in LEARNED]
+    base_scores, base_present = table.technique_rows(base)
+    names = [*base, SUPERVISED]
+    stack = np.concatenate([base_scores[:, reviewed.positions], fitted.out_of_fold[None]], axis=0)
+    present = np.concatenate(
+        [base_present[:, reviewed.positions], np.ones((1, len(targets)), dtype=bool)], axis=0
+    )
+    crossed = cross_fit(
+        stack,
+        present,
+        names,
+        targets,
+        table.labels,
+        folds,
+        multi_label=multi_label,
+        threshold=threshold,
+    )
+
+    # 4. the guard: the candidate against zero reviews, and against the current version's
+    # recipe re-learned on the same folds, every one out of fold on every reviewed document
+    truth = targets.astype(bool)
+    candidate = Rows(crossed.suggested, crossed.probabilities)
+    mixed, _, decided = baseline_rows(table, reviewed.positions)
+    baseline = Rows(decided, mixed)
+    version = current_version
+    current = baseline
+    if version is not None:
+        same = crossed.variants[
+            (
+                bool(version.config.get("weighted", True)),
+                bool(version.config.get("calibrated", True)),
+            )
+        ]
+        current = Rows(same.suggested, same.probabilities)
+    pinned = store.pinned_model_version(project_id)
+    verdict = judge(
+        candidate,
+        current,
+        baseline,
+        truth,
+        multi_label=multi_label,
+        current_name=f"v{version.id}'s recipe" if version else "the zero-review baseline",
+        pinned=f"v{pinned}" if pinned is not None else None,
+    )
+    outcome.adopted, outcome.reason = verdict.adopt, verdict.reason
+    outcome.scores = {
+        name: rows.scores(truth, multi_label)
+        for name, rows in (("candidate", candidate), ("current", current), ("baseline", baseline))
+    }
+    config = {
+        "combination": crossed.combination.to_json(),
+        "weighted": crossed.weighted,
+        "calibrated": crossed.calibrated,
+        "techniques": names,
+        "base_cache_keys": {name: table.cache_keys[name] for name in base},
+        "review_watermark": watermark,
+    }
+    metrics = {
+        **{name: scores.to_json() for name, scores in outcome.scores.items()},
+        "current_version": version.id if version else None,
+        "folds": len(folds),
+    }
+    if not verdict.adopt:
+        rejected = store.save_model_version(
+            project_id,
+            status="rejected",
+            config=config,
+            metrics=metrics,
+            reason=verdict.reason,
+            n_reviews=outcome.n_reviews,
+            by=by,
+        )
+        outcome.version_id = rejected.id
+        return outcome
+
+    # 5. adopt: store the model, score every document with it, record the version
+    model_id = save_supervised_model(
+        store,
+        project_id,
+        fitted.model,
+        metrics={
+            "cv_accuracy": outcome.scores["candidate"].accuracy,
+            "cv_macro_f1": outcome.scores["candidate"].macro_f1,
+        },
+        n_reviews=outcome.n_reviews,
+    )
+    technique = create_technique(SUPERVISED, multi_label=multi_label, trained=fitted.model)
+    (run,) = run_techniques(store, project_id, [technique])
+    if run.status != "finished":
+        raise RuntimeError(f"scoring the documents with the new model {run.status}: {run.error}")
+    outcome.predicted = run.n_computed
+    held_out = OutOfFold(
+        document_ids=tuple(reviewed.document_ids),
+        review_ids=reviewed.review_ids,
+        labels=tuple(table.labels),
+        ensemble=crossed.probabilities,
+        covered=crossed.covered,
+        suggested=crossed.suggested,
+        supervised=fitted.out_of_fold,
+    )
+    adopted = store.save_model_version(
+        project_id,
+        status="adopted",
+        config={
+            **config,
+            "learned_cache_keys": {SUPERVISED: run.cache_key},
+            "supervised_model_id": model_id,
+        },
+        metrics=metrics,
+        reason=verdict.reason,
+        n_reviews=outcome.n_reviews,
+        blob=held_out.to_bytes(),
+        by=by,
+    )
+    outcome.version_id = adopted.id
+    outcome.pruned = keep_learned_predictions(store, project_id)
+    return outcome
+
+
+# --- when to learn again ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    """When to judge a new candidate: after max(min_changes, min_growth x the reviews the
+    last candidate learned from) label changes (accepts, corrections, undos) since it."""
+
+    min_changes: int = 3
+    min_growth: float = 0.10
+    min_reviews: int = MIN_REVIEWS
+
+    def changes_needed(self, n_reviews_last: int) -> int:
+        return max(self.min_changes, math.ceil(self.min_growth * n_reviews_last))
+
+
+DEFAULT_POLICY = RefreshPolicy()
+
+
+@dataclass(frozen=True)
+class LearningState:
+    """Where the project's learning stands, for captions and the refresh decision."""
+
+    n_reviews: int  # labelled reviews now
+    last: object | None  # the newest judged candidate (ModelVersion), any status
+    current: object | None  # the version driving suggestions
+    changes: int  # label changes since the last candidate
+    needed: int  # changes that make the next candidate due
+
+    @property
+    def due(self) -> bool:
+        if self.last is None:
+            return self.n_reviews >= MIN_REVIEWS
+        return self.changes >= self.needed
+
+
+def learning_state(store, project_id: int, policy: RefreshPolicy = DEFAULT_POLICY) -> LearningState:
+    last = store.latest_model_version(project_id)
+    since = 0 if last is None else int(last.config.get("review_watermark", 0))
+    return LearningState(
+        n_reviews=store.count_labelled_reviews(project_id),
+        last=last,
+        current=store.current_model_version(project_id),
+        changes=store.count_label_changes(project_id, since),
+        needed=policy.changes_needed(0 if last is None else last.n_reviews),
+    )
+
+
+def refresh_due(store, project_id: int, policy: RefreshPolicy = DEFAULT_POLICY) -> bool:
+    return learning_state(store, project_id, policy).due
+
+
+# (database file, project id) -> the refresh running for it; one at a time per project
+_IN_FLIGHT: dict[tuple[str, int], Future] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def refresh_in_flight(store, project_id: int) -> bool:
+    """Whether a `maybe_refresh` of this project is running (or queued) in this process."""
+    with _IN_FLIGHT_LOCK:
+        running = _IN_FLIGHT.get((str(store.path), project_id))
+    return running is not None and not running.done()
+
+
+def maybe_refresh(
+    store, project_id: int, executor: Executor, *, policy: RefreshPolicy = DEFAULT_POLICY
+) -> Future | None:
+    """Start `learn` on `executor` when `policy` says it is due; returns at once.
+
+    Returns the Future of the refresh started (or of the one already running for this
+    project), or None when nothing is due. The Future's result is a LearnOutcome; an error
+    inside is logged and raised from `Future.result()`.
+    """
+    key = (str(store.path), project_id)
+    with _IN_FLIGHT_LOCK:
+        running = _IN_FLIGHT.get(key)
+        if running is not None and not running.done():
+            return running
+        if not refresh_due(store, project_id, policy):
+            return None
+        future = executor.submit(learn, store, project_id)
+        _IN_FLIGHT[key] = future
+
+    def _finished(done: Future) -> None:
+        with _IN_FLIGHT_LOCK:
+            if _IN_FLIGHT.get(key) is done:
+                del _IN_FLIGHT[key]
+        if done.exception() is not None:
+            log.error("refresh of project %s failed: %s", project_id, done.exception())
+
+    future.add_done_callback(_finished)
+    return future
+
+
+__all__ = [
+    "CV_FOLDS",
+    "DEFAULT_POLICY",
+    "MIN_REVIEWS",
+    "LearnOutcome",
+    "LearningState",
+    "NotEnoughReviews",
+    "RefreshPolicy",
+    "folds_for",
+    "learn",
+    "learning_state",
+    "maybe_refresh",
+    "refresh_due",
+    "refresh_in_flight",
+]

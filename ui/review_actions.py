@@ -1,0 +1,194 @@
+"""The Review page's actions: button callbacks that each make one store call.
+
+A callback runs before the page is drawn again, so the next document appears at once. What
+the reviewer saw (the queue item, with its suggestion snapshot, and the id of the
+document's current review) is bound into the callback's arguments when the button is
+drawn, so a review made by someone else in between is caught as a ReviewConflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from core.review_queue import QueueItem, review_decision
+from core.store import UNSET, ReviewConflict, StoreError
+from ui.learning import schedule_refresh
+from ui.review_queue_ui import current_review_pass, flash, prediction_table
+from ui.session import get_store, reviewer_name
+
+CONFLICT = "_review_conflict"  # the review that hit a ReviewConflict, and theirs
+CORRECTION = "review_correct_labels"  # the correction multiselect's key
+
+
+@dataclass(frozen=True)
+class Displayed:
+    """What the reviewer is looking at, bound into each button's callback."""
+
+    project_id: int
+    item: QueueItem
+    expected_current: int | None  # id of the document's current review when displayed
+    flagged: bool
+    multi_label: bool
+
+    @property
+    def document_id(self) -> str:
+        return self.item.document_id
+
+    @property
+    def suggested(self) -> tuple[str, ...]:
+        return self.item.suggestion.labels
+
+
+def _advance(document_id: str) -> None:
+    """The document was acted on: not again in this pass; on to the next one."""
+    review_pass = current_review_pass()
+    if review_pass is not None:
+        review_pass.act(document_id)
+        review_pass.move(+1)
+
+
+def move(step: int) -> None:
+    review_pass = current_review_pass()
+    if review_pass is not None:
+        review_pass.move(step)
+
+
+def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
+    try:
+        get_store().add_review(
+            view.project_id,
+            view.document_id,
+            reviewer=reviewer_name(),
+            decision=decision,
+            labels=list(labels),
+            shown=view.item.shown(),
+            expected_current=expected_current,
+        )
+    except ReviewConflict as exc:
+        st.session_state[CONFLICT] = {
+            "document_id": view.document_id,
+            "decision": decision,
+            "labels": list(labels),
+            "theirs": exc.current,
+            "message": str(exc),
+        }
+        return False
+    except StoreError as exc:
+        flash("error", str(exc))
+        return False
+    st.session_state.pop(CONFLICT, None)
+    schedule_refresh(view.project_id)
+    return True
+
+
+def on_accept(view: Displayed) -> None:
+    if _save(view, "accept", view.suggested, expected_current=view.expected_current):
+        flash("success", f"Accepted: {', '.join(view.suggested) or 'no labels'}")
+        _advance(view.document_id)
+
+
+def on_save_correction(view: Displayed) -> None:
+    labels = list(st.session_state.get(CORRECTION) or [])
+    if not view.multi_label and len(labels) != 1:
+        flash("error", f"Pick exactly one label (this project is single-label); got {len(labels)}.")
+        return
+    decision = review_decision(labels, view.suggested)
+    if _save(view, decision, labels, expected_current=view.expected_current):
+        flash("success", f"Saved: {', '.join(labels) or 'no labels'}")
+        _advance(view.document_id)
+
+
+# Skip and flag do not change a document's labels, so they are not checked for conflicts.
+def on_skip(view: Displayed) -> None:
+    if _save(view, "skip", (), expected_current=UNSET):
+        _advance(view.document_id)
+
+
+def on_flag(view: Displayed) -> None:
+    decision = "unflag" if view.flagged else "flag"
+    if _save(view, decision, (), expected_current=UNSET):
+        flash("success", "Flag removed" if view.flagged else "Flagged for a second look")
+        if not view.flagged:
+            _advance(view.document_id)
+
+
+def on_undo(project_id: int) -> None:
+    """Take back the reviewer's last action: one review, or a whole bulk save. The documents
+    may come back in this pass, and the models learn again without those labels."""
+    store = get_store()
+    try:
+        undos = store.undo_last_action(project_id, reviewer_name())
+    except StoreError as exc:
+        flash("error", str(exc))
+        return
+    if not undos:
+        flash("info", f"Nothing to undo: {reviewer_name()} has no review left to take back.")
+        return
+    schedule_refresh(project_id)
+    review_pass = current_review_pass()
+    if len(undos) > 1:
+        flash("success", f"Undid the last bulk action: {len(undos):,} reviews taken back")
+        if review_pass is not None:
+            review_pass.seen.difference_update(undo.document_id for undo in undos)
+        return
+    (undo,) = undos
+    undone = next(
+        (r for r in store.review_history(project_id, undo.document_id) if r.id == undo.undoes),
+        None,
+    )
+    flash("success", f"Undid {undone.decision if undone else 'the last review'}")
+    table = prediction_table(store, project_id)
+    if review_pass is not None and undo.document_id in table:
+        review_pass.bring_back(QueueItem(table.suggestion_for(undo.document_id), 0.0, "undo"))
+
+
+def on_toggle_label(label: str, multi_label: bool) -> None:
+    chosen = list(st.session_state.get(CORRECTION) or [])
+    if not multi_label:
+        st.session_state[CORRECTION] = [label]
+    elif label in chosen:
+        st.session_state[CORRECTION] = [name for name in chosen if name != label]
+    else:
+        st.session_state[CORRECTION] = [*chosen, label]
+
+
+def on_conflict_keep() -> None:
+    conflict = st.session_state.pop(CONFLICT, None)
+    flash("info", "Kept the other reviewer's decision.")
+    if conflict:
+        _advance(conflict["document_id"])
+
+
+def on_conflict_overwrite(view: Displayed) -> None:
+    conflict = st.session_state.get(CONFLICT)
+    if not conflict:
+        return
+    theirs = conflict["theirs"]
+    if _save(
+        view,
+        conflict["decision"],
+        conflict["labels"],
+        expected_current=theirs.id if theirs is not None else None,
+    ):
+        flash("success", f"Saved yours: {', '.join(conflict['labels']) or 'no labels'}")
+        _advance(view.document_id)
+
+
+def save_many(store, project_id: int, items: list[dict], *, what: str) -> bool:
+    """One add_reviews call: one transaction, all or nothing."""
+    try:
+        store.add_reviews(project_id, items, reviewer=reviewer_name())
+    except ReviewConflict as exc:
+        flash("error", f"Nothing was saved: {exc} Refresh the queue and try again.")
+        return False
+    except StoreError as exc:
+        flash("error", f"Nothing was saved: {exc}")
+        return False
+    flash("success", f"{len(items):,} document{'s' if len(items) != 1 else ''} {what}")
+    schedule_refresh(project_id)
+    review_pass = current_review_pass()
+    if review_pass is not None:
+        review_pass.seen.update(item["document_id"] for item in items)
+    return True

@@ -1,0 +1,266 @@
+"""The Review page's one-document view: the text with its evidence, the suggestion as the
+batch picked it, the actions, the correction and each technique's vote."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.predictions import ENSEMBLE, latest_results
+from core.review_queue import ReviewPass
+from ui.charts import technique_scores_chart
+from ui.highlight import label_colours, render_highlighted_text
+from ui.markdown import md
+from ui.review_actions import (
+    CONFLICT,
+    CORRECTION,
+    Displayed,
+    move,
+    on_accept,
+    on_conflict_keep,
+    on_conflict_overwrite,
+    on_flag,
+    on_save_correction,
+    on_skip,
+    on_toggle_label,
+    on_undo,
+)
+from ui.review_queue_ui import new_pass
+
+FORM_DOCUMENT = "_review_form_document"  # the document the correction widget was filled for
+SHORTCUT_LABELS = 9  # "1".."9" toggle the first nine labels
+
+
+def render_document_view(store, project, taxonomy, settings, review_pass: ReviewPass) -> None:
+    item = review_pass.current
+    if item is None:
+        _render_end_of_pass(review_pass)
+        return
+    doc = store.get_documents(project.id, [item.document_id])[0]
+    evidence, summary = _evidence(store, project.id, doc.id)
+    current = store.current_review(project.id, doc.id)
+    history = store.review_history(project.id, doc.id)
+    view = Displayed(
+        project_id=project.id,
+        item=item,
+        expected_current=current.id if current else None,
+        flagged=doc.id in store.flagged_document_ids(project.id, [doc.id]),
+        multi_label=settings["multi_label"],
+    )
+    # A new document (or the widget was not drawn last run, so its state is gone): fill it.
+    if st.session_state.get(FORM_DOCUMENT) != doc.id or CORRECTION not in st.session_state:
+        st.session_state[FORM_DOCUMENT] = doc.id
+        st.session_state[CORRECTION] = list(current.labels if current else view.suggested)
+
+    colours = label_colours(taxonomy)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        where = " · ".join(part for part in (doc.source, doc.location, doc.external_id) if part)
+        st.caption(
+            f"Document {review_pass.position + 1} of {len(review_pass.batch)} in batch "
+            f"{review_pass.number} · {review_pass.left:,} left in this pass"
+            + (f" · {md(where)}" if where else "")
+        )
+        _render_status(current, view.flagged)
+        _render_conflict(view)
+        render_highlighted_text(doc.text, evidence, colours)
+        if summary:
+            with st.container(border=True):
+                st.markdown("**Summary**")
+                st.write(summary)
+        _render_history(history)
+    with right:
+        _render_suggestion(view, settings)
+        _render_actions(view, review_pass)
+        _render_correction(view, taxonomy.names)
+        suggestion = item.suggestion
+        st.altair_chart(
+            technique_scores_chart(taxonomy.names, suggestion.ensemble, suggestion.techniques),
+            width="stretch",
+        )
+
+
+def _evidence(store, project_id: int, document_id: str):
+    """Every technique's evidence spans for the document, and the first summary."""
+    evidence, summary = [], None
+    for name, results in latest_results(store, project_id, [document_id]).items():
+        result = results.get(document_id)
+        if result is None or name == ENSEMBLE:
+            continue
+        evidence.extend(result.evidence)
+        summary = summary or result.summary
+    return evidence, summary
+
+
+def _render_end_of_pass(review_pass: ReviewPass) -> None:
+    if not review_pass.number:
+        st.info("Nothing in the queue with these filters. Widen them, or pick another status.")
+        return
+    st.success(
+        f"End of this pass: every document the filters show was reviewed, skipped or flagged "
+        f"({len(review_pass.seen):,} in this pass). Start a new pass to see skipped and flagged "
+        "ones again."
+    )
+    st.button("Start a new pass", key="review_new_pass", on_click=new_pass, type="primary")
+
+
+def _render_status(current, flagged: bool) -> None:
+    badges = []
+    if current is not None:
+        badges.append(
+            f":green-badge[:material/check: {current.decision} by {md(current.reviewer)}: "
+            f"{md(', '.join(current.labels)) or 'no labels'}]"
+        )
+    if flagged:
+        badges.append(":orange-badge[:material/flag: flagged]")
+    if badges:
+        st.markdown(" ".join(badges))
+
+
+def _render_conflict(view: Displayed) -> None:
+    conflict = st.session_state.get(CONFLICT)
+    if not conflict or conflict["document_id"] != view.document_id:
+        return
+    theirs = conflict["theirs"]
+    if theirs is None:
+        st.warning(
+            "The review you saw on this document was undone in the meantime. "
+            f"Yours: {md(', '.join(conflict['labels'])) or 'no labels'}."
+        )
+    else:
+        st.warning(
+            f"**{md(theirs.reviewer)}** reviewed this document at {theirs.created_at} after "
+            f"you opened it: {theirs.decision} → {md(', '.join(theirs.labels)) or 'no labels'}. "
+            f"Yours: {conflict['decision']} → {md(', '.join(conflict['labels'])) or 'no labels'}."
+        )
+    cols = st.columns(2)
+    cols[0].button(
+        "Keep theirs", key="review_conflict_keep", on_click=on_conflict_keep, width="stretch"
+    )
+    cols[1].button(
+        "Overwrite with mine",
+        key="review_conflict_overwrite",
+        on_click=on_conflict_overwrite,
+        args=(view,),
+        type="primary",
+        width="stretch",
+    )
+
+
+def _render_history(history) -> None:
+    if not history:
+        return
+    with st.expander(f"History ({len(history)})"):
+        for review in reversed(history):
+            labels = f": {md(', '.join(review.labels))}" if review.labels else ""
+            st.caption(f"{review.created_at} · {md(review.reviewer)} · {review.decision}{labels}")
+
+
+def _render_suggestion(view: Displayed, settings) -> None:
+    suggestion = view.item.suggestion
+    if view.suggested:
+        st.markdown(f"**Suggested:** {md(', '.join(view.suggested))}")
+    else:
+        st.markdown("**Suggested:** nothing yet")
+    details = [f"confidence {suggestion.confidence:.0%}"]
+    if view.item.reason == "coverage":
+        details.append(f"picked to find examples of {md(view.item.for_label or '')}")
+    details += [
+        f"uncertainty {suggestion.uncertainty:.2f}",
+        f"disagreement {suggestion.disagreement:.2f}",
+    ]
+    st.caption(" · ".join(details))
+    if suggestion.below_threshold:
+        st.caption(
+            "No label reaches its threshold: this is the top label, below it. "
+            "Accept saves it; or pick labels below."
+        )
+    elif not view.suggested:
+        st.caption(
+            "No technique scored this document, so there is nothing to accept: pick its labels "
+            "below (keys 1–9) and save (Ctrl+Enter)."
+        )
+
+
+def _render_actions(view: Displayed, review_pass: ReviewPass) -> None:
+    row = st.container(horizontal=True, gap="small")
+    row.button(
+        "Accept",
+        key="review_accept",
+        shortcut="a",
+        type="primary",
+        icon=":material/check:",
+        on_click=on_accept,
+        args=(view,),
+        disabled=not view.suggested,
+        help="Save the suggested labels (A)"
+        if view.suggested
+        else "Nothing to accept: no technique scored this document",
+    )
+    row.button("Skip", key="review_skip", shortcut="s", on_click=on_skip, args=(view,), help="(S)")
+    row.button(
+        "Unflag" if view.flagged else "Flag",
+        key="review_flag",
+        shortcut="f",
+        icon=":material/flag:",
+        on_click=on_flag,
+        args=(view,),
+        help="Mark for a second look (F)",
+    )
+    row.button(
+        "Undo",
+        key="review_undo",
+        shortcut="u",
+        icon=":material/undo:",
+        on_click=on_undo,
+        args=(view.project_id,),
+        help="Take back your last review (U)",
+    )
+    nav = st.container(horizontal=True, gap="small")
+    nav.button(
+        "Previous",
+        key="review_prev",
+        shortcut="k",
+        icon=":material/arrow_back:",
+        on_click=move,
+        args=(-1,),
+        disabled=review_pass.position == 0,
+        help="(K) — within this batch",
+    )
+    nav.button(
+        "Next",
+        key="review_next",
+        shortcut="j",
+        icon=":material/arrow_forward:",
+        on_click=move,
+        args=(+1,),
+        help="(J)",
+    )
+
+
+def _render_correction(view: Displayed, labels: list[str]) -> None:
+    st.multiselect(
+        "Correct labels",
+        labels,
+        key=CORRECTION,
+        max_selections=None if view.multi_label else 1,
+        help="Or press 1–9 to toggle the first nine labels",
+    )
+    chosen = set(st.session_state.get(CORRECTION) or [])
+    toggles = st.container(horizontal=True, gap="small")
+    for number, label in enumerate(labels[:SHORTCUT_LABELS], start=1):
+        toggles.button(
+            f"{number} {md(label)}",
+            key=f"review_toggle_{number}",
+            shortcut=str(number),
+            type="primary" if label in chosen else "tertiary",
+            on_click=on_toggle_label,
+            args=(label, view.multi_label),
+        )
+    st.button(
+        "Save correction",
+        key="review_save",
+        shortcut="Ctrl+Enter",
+        icon=":material/save:",
+        on_click=on_save_correction,
+        args=(view,),
+    )
