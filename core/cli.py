@@ -286,6 +286,8 @@ def cmd_train(args) -> int:
         )
     version = f"v{outcome.version_id}"
     print(f"{version} {outcome.reason}")
+    changes = store.get_model_version(project.id, outcome.version_id, with_blob=False)
+    print(f"  what it changes: {changes.config.get('changes', '')}")
     if outcome.adopted:
         print(f"scored {outcome.predicted} documents with the new supervised model")
     return EXIT_OK

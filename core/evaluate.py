@@ -62,10 +62,12 @@ def suggestion_scores(
     truth: np.ndarray,
     *,
     multi_label: bool,
+    sample_weights: np.ndarray | None = None,
 ) -> Scores:
     """(n, L) bool decisions, (n, L) probabilities, (n, L) bool truth -> Scores.
 
     Single-label: a row's first true label is its truth; a row with no decision is wrong.
+    `sample_weights` (n,): how much each row counts (accuracy and F1; ECE unweighted).
     """
     suggested = np.asarray(suggested, dtype=bool)
     truth = np.asarray(truth, dtype=bool)
@@ -75,23 +77,44 @@ def suggestion_scores(
         return Scores(
             n=0, accuracy=0.0, macro_f1=0.0, ece=0.0, micro_f1=0.0 if multi_label else None
         )
+    weights = sample_weights
     if multi_label:
-        accuracy = float((suggested == truth).all(axis=1).mean())
+        accuracy = float(np.average((suggested == truth).all(axis=1), weights=weights))
         present = np.flatnonzero(truth.any(axis=0) | suggested.any(axis=0))
         macro = (
-            float(f1_score(truth, suggested, labels=present, average="macro", zero_division=0))
+            float(
+                f1_score(
+                    truth,
+                    suggested,
+                    labels=present,
+                    average="macro",
+                    zero_division=0,
+                    sample_weight=weights,
+                )
+            )
             if len(present)
             else 0.0
         )
-        micro = float(f1_score(truth, suggested, average="micro", zero_division=0))
+        micro = float(
+            f1_score(truth, suggested, average="micro", zero_division=0, sample_weight=weights)
+        )
         ece, _ = calibration(probabilities.ravel(), truth.ravel())
         return Scores(n=n, accuracy=accuracy, macro_f1=macro, ece=ece, micro_f1=micro)
     y_true = np.where(truth.any(axis=1), truth.argmax(axis=1), -1)
     y_pred = np.where(suggested.any(axis=1), suggested.argmax(axis=1), -1)
-    accuracy = float((y_true == y_pred).mean())
+    accuracy = float(np.average(y_true == y_pred, weights=weights))
     present = sorted((set(y_true.tolist()) | set(y_pred.tolist())) - {-1})
     macro = (
-        float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0))
+        float(
+            f1_score(
+                y_true,
+                y_pred,
+                labels=present,
+                average="macro",
+                zero_division=0,
+                sample_weight=weights,
+            )
+        )
         if present
         else 0.0
     )

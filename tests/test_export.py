@@ -143,3 +143,39 @@ def test_export_is_recorded_and_atomic(project, tmp_path):
 def test_unknown_format_lists_the_known_ones():
     with pytest.raises(ValueError, match="csv, jsonl, parquet, hf"):
         render([], "xlsx")
+
+
+def test_machine_labels_follow_the_learned_thresholds_like_the_review_page(project):
+    """Multi-label: a version's per-label thresholds decide the exported machine labels, the
+    same as the Review page's suggestions (one owner: core.predictions)."""
+    from core.predictions import Combination, load_predictions
+
+    store, project_, docs = project
+    store.update_project_settings(project_.id, {"multi_label": True, "threshold": 0.5})
+    run_techniques(
+        store,
+        project_.id,
+        [
+            create_technique("rules", multi_label=True),
+            create_technique("lexicon", multi_label=True),
+        ],
+    )
+    before = {row["id"]: row["labels"] for row in build_rows(store, project_.id)}
+    store.save_model_version(
+        project_.id,
+        status="adopted",
+        config={"combination": Combination(thresholds={"shipping": 0.0}).to_json()},
+        metrics={},
+        reason="adopted",
+        n_reviews=10,
+    )
+    table = load_predictions(store, project_.id)
+    rows = {row["id"]: row for row in build_rows(store, project_.id)}
+    changed = 0
+    for i, doc_id in enumerate(table.document_ids):
+        row = rows[doc_id]
+        if row["label_source"] == "review":
+            continue
+        assert row["labels"] == list(table.suggested_labels(i))
+        changed += row["labels"] != before[doc_id]
+    assert changed  # a 0.0 threshold adds "shipping" wherever the lexicon voted

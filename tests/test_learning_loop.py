@@ -124,11 +124,11 @@ def test_the_guard_refuses_a_deliberately_worse_candidate(project, monkeypatch):
 
     def inverted(*args, **kwargs):  # the real recipe, every suggestion turned around
         crossed = real(*args, **kwargs)
-        chosen = crossed.chosen
-        flipped = replace(
-            chosen, probabilities=chosen.probabilities[:, ::-1], suggested=chosen.suggested[:, ::-1]
+        return replace(
+            crossed,
+            probabilities=crossed.probabilities[:, ::-1],
+            suggested=crossed.suggested[:, ::-1],
         )
-        return replace(crossed, chosen=flipped)
 
     monkeypatch.setattr(loop, "cross_fit", inverted)
     store.add_review(pid, docs[10].id, reviewer="ana", decision="correct", labels=["billing"])
@@ -152,8 +152,8 @@ def test_the_guard_adopts_ties_and_refuses_measurable_losses():
     assert judge(near, right, right, truth, multi_label=False).adopt
     refused = judge(worst, right, near, truth, multi_label=False)
     assert not refused.adopt and "zero-review baseline" in refused.reason
-    against = judge(worst, right, worst, truth, multi_label=False, current_name="v7's recipe")
-    assert not against.adopt and "v7's recipe" in against.reason
+    against = judge(worst, right, worst, truth, multi_label=False, current_name="v7")
+    assert not against.adopt and "below v7's" in against.reason
     pinned = judge(right, near, near, truth, multi_label=False, pinned="v3")
     assert not pinned.adopt and "pinned to v3" in pinned.reason
 
@@ -260,3 +260,30 @@ def test_undo_is_a_change_the_next_candidate_learns_from(project):
     assert state.changes == 3 and state.due
     outcome = learn(store, pid)
     assert outcome.n_reviews == 2 * REVIEWED - 3
+
+
+def test_a_version_says_what_it_changed(project):
+    store, pid, docs = project
+    first = learn(store, pid)
+    assert (
+        store.get_model_version(pid, first.version_id)
+        .config["changes"]
+        .startswith(f"supervised model on {2 * REVIEWED} reviews (first)")
+    )
+    for doc in docs[REVIEWED:12]:
+        store.add_review(pid, doc.id, reviewer="ana", decision="correct", labels=["billing"])
+    second = learn(store, pid)
+    changes = store.get_model_version(pid, second.version_id).config["changes"]
+    assert changes.startswith(
+        f"supervised model on {2 * REVIEWED + 4} reviews (was {2 * REVIEWED})"
+    )
+
+
+def test_a_rollback_is_not_replaced_before_new_reviews(project):
+    store, pid, docs = project
+    first = learn(store, pid)
+    for doc in docs[REVIEWED:12]:
+        store.add_review(pid, doc.id, reviewer="ana", decision="correct", labels=["billing"])
+    learn(store, pid)
+    versions.rollback(store, pid, first.version_id)
+    assert not learning_state(store, pid).due

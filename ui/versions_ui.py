@@ -94,6 +94,7 @@ def _row(row: dict) -> dict:
         "ECE": candidate.get("ece"),
         "was": previous.get("accuracy"),
         "baseline": baseline.get("accuracy"),
+        "what changed": row["changes"],
         "why": row["reason"],
     }
 

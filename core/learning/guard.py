@@ -6,14 +6,16 @@ suggestions):
 
 - the candidate, cross-fitted: each document's row comes from the fold that did not see
   its label;
-- the current configuration, re-learned the way it was learned (its variant of the recipe:
-  fitted or equal weights, calibrated or not) on the same folds and today's reviews. That is
-  the only fair way to measure it out of fold: its stored out-of-fold rows came from other
-  folds trained on fewer reviews, and its live suggestions on documents reviewed since come
-  from a model trained on all of its reviews, while each candidate fold sees only (K-1)/K of
-  them; either would compare training-set sizes and fold luck, not configurations;
+- the current configuration: the out-of-fold rows stored with it for the documents it
+  learned from, and its live suggestions for documents reviewed since (it never saw those
+  labels: they are what the reviewers were shown);
 - the baseline: the equal-weight ensemble of the techniques that learn nothing, what the
   project showed with zero reviews.
+
+The current configuration's rows come from models trained on somewhat different numbers of
+reviews than the candidate's folds (its folds saw 4/5 of fewer reviews; its live model saw
+all of them, against the candidate folds' 4/5 of more): a few percent either way at the
+default 10% growth between candidates, well inside the noise the rule below allows for.
 
 The candidate is refused when, against either of the other two, on accuracy or on
 macro-F1, it is worse by more than TOLERANCE *and* by more than Z standard errors of the

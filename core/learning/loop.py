@@ -10,9 +10,9 @@ bench all run:
 3. the ensemble's combination (weights, temperature, thresholds; `core.learning.stacking`)
    cross-fitted on the stack of out-of-sample rows: the stored predictions of the techniques
    that learn nothing, and the supervised model's out-of-fold ones;
-4. the guard (`core.learning.guard`): the candidate, out of fold on every reviewed
-   document, against the zero-review baseline and against the current version's recipe
-   re-learned on the same folds;
+4. the guard (`core.learning.guard`): the candidate, out of fold, against the current
+   configuration and the zero-review baseline on the same reviewed documents, all out of
+   sample;
 5. adopted: the model is stored, scores every document, and the configuration becomes the
    project's new version (with its out-of-fold rows, for honest Evaluate figures);
    refused: a rejected version records why, and the project keeps what it had.
@@ -35,10 +35,21 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from core.evaluate import Scores
 from core.learning.guard import Rows, judge
-from core.learning.linear import MAX_POOL, NotEnoughReviews, fit_linear_model, label_prior
-from core.learning.stacking import cross_fit
+from core.learning.linear import (
+    MAX_POOL,
+    NotEnoughReviews,
+    fit_linear_model,
+    label_prior,
+    sample_rows,
+)
+from core.learning.stacking import cross_fit, shift_weights
 from core.learning.trained import current_supervised_model, save_supervised_model
-from core.learning.versions import OutOfFold, keep_learned_predictions, out_of_fold
+from core.learning.versions import (
+    OutOfFold,
+    describe_change,
+    keep_learned_predictions,
+    out_of_fold,
+)
 from core.predictions import (
     EQUAL,
     LEARNED,
@@ -131,21 +142,55 @@ def baseline_rows(table: PredictionTable, positions: np.ndarray):
     return mixed, covered, suggested
 
 
-def learned_from(store, project_id: int, version) -> set[str]:
-    """The documents a version learned from (empty for none)."""
+def current_rows(store, project_id: int, table: PredictionTable, document_ids, version):
+    """What the current configuration says about these reviewed documents, out of sample:
+    the out-of-fold rows stored with it where it learned from the document, its live
+    suggestion elsewhere (it never saw those labels). -> (probabilities, suggested), the
+    zero-review rows before anything was learned, or None when it cannot say (it was
+    learned under other labels: its rows do not cover today's taxonomy)."""
+    positions = table.indices(document_ids)
+    if version is None:
+        mixed, _, decided = baseline_rows(table, positions)
+        return mixed, decided
     held_out = out_of_fold(store, project_id, version)
-    return set(held_out.document_ids) if held_out is not None else set()
+    columns = None if held_out is None else held_out.columns_for(table.labels)
+    if columns is None:
+        return None
+    probabilities = table.ensemble[positions].copy()
+    suggested = table.suggested[positions].copy()
+    mine, rows = held_out.rows_for(document_ids, table.labels)
+    probabilities[mine] = held_out.ensemble[np.ix_(rows, columns)]
+    suggested[mine] = held_out.suggested[np.ix_(rows, columns)]
+    return probabilities, suggested
 
 
-def unreviewed_pool(store, project_id: int, table: PredictionTable, reviewed) -> list[str]:
-    """The unreviewed documents self-training may use: a seeded sample of MAX_POOL at most,
-    the same documents on every retrain."""
+def unreviewed_pool(table: PredictionTable, reviewed) -> list[str]:
+    """The unreviewed documents self-training may use (`sample_rows`: a seeded sample of
+    MAX_POOL at most, the same documents on every retrain); only these are embedded."""
     skip = set(reviewed)
-    pool = [doc_id for doc_id in table.document_ids if doc_id not in skip]
-    if len(pool) > MAX_POOL:
-        picked = np.random.default_rng(0).choice(len(pool), MAX_POOL, replace=False)
-        pool = [pool[i] for i in sorted(picked)]
-    return pool
+    pool = np.array([doc_id for doc_id in table.document_ids if doc_id not in skip], dtype=object)
+    return [str(doc_id) for doc_id in sample_rows(pool, MAX_POOL)]
+
+
+def population_weights(table, stack, present, names, pool, model, unlabelled) -> np.ndarray:
+    """(n,) `core.learning.stacking.shift_weights` of the reviewed documents: their
+    confidence under the equal-weight ensemble (supervised out of fold) against that of the
+    unreviewed pool (supervised: the candidate model)."""
+    reviewed, _ = combine_arrays(stack, present, names, EQUAL, table.multi_label)
+    if not pool:
+        return np.ones(len(reviewed))
+    positions = table.indices(pool)
+    base_scores, base_present = table.technique_rows(names[:-1])
+    population_stack = np.concatenate(
+        [base_scores[:, positions], model.probabilities(unlabelled)[None]], axis=0
+    )
+    population_present = np.concatenate(
+        [base_present[:, positions], np.ones((1, len(pool)), dtype=bool)], axis=0
+    )
+    population, _ = combine_arrays(
+        population_stack, population_present, names, EQUAL, table.multi_label
+    )
+    return shift_weights(reviewed.max(axis=1), population.max(axis=1))
 
 
 def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
@@ -176,7 +221,7 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
 
     # 2. the candidate supervised model, fitted and cross-fitted
     features = document_embeddings(store, project_id, reviewed.document_ids)
-    pool = unreviewed_pool(store, project_id, table, reviewed.document_ids)
+    pool = unreviewed_pool(table, reviewed.document_ids)
     unlabelled = document_embeddings(store, project_id, pool) if pool else None
     current_version = store.current_model_version(project_id)
     fitted = fit_linear_model(
@@ -207,24 +252,22 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
         folds,
         multi_label=multi_label,
         threshold=threshold,
+        sample_weights=population_weights(
+            table, stack, present, names, pool, fitted.model, unlabelled
+        ),
     )
 
-    # 4. the guard: the candidate against zero reviews, and against the current version's
-    # recipe re-learned on the same folds, every one out of fold on every reviewed document
+    # 4. the guard: the candidate against zero reviews and against what the project shows
+    # now, each out of sample on every reviewed document
     truth = targets.astype(bool)
     candidate = Rows(crossed.suggested, crossed.probabilities)
     mixed, _, decided = baseline_rows(table, reviewed.positions)
     baseline = Rows(decided, mixed)
     version = current_version
-    current = baseline
-    if version is not None:
-        same = crossed.variants[
-            (
-                bool(version.config.get("weighted", True)),
-                bool(version.config.get("calibrated", True)),
-            )
-        ]
-        current = Rows(same.suggested, same.probabilities)
+    shown_now = current_rows(store, project_id, table, reviewed.document_ids, version)
+    # A version learned under other labels cannot be measured out of sample: the baseline
+    # stands in for it (the candidate must still beat what zero reviews would show).
+    current = baseline if shown_now is None else Rows(shown_now[1], shown_now[0])
     pinned = store.pinned_model_version(project_id)
     verdict = judge(
         candidate,
@@ -232,7 +275,7 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
         baseline,
         truth,
         multi_label=multi_label,
-        current_name=f"v{version.id}'s recipe" if version else "the zero-review baseline",
+        current_name=f"v{version.id}" if version else "the zero-review baseline",
         pinned=f"v{pinned}" if pinned is not None else None,
     )
     outcome.adopted, outcome.reason = verdict.adopt, verdict.reason
@@ -242,12 +285,12 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
     }
     config = {
         "combination": crossed.combination.to_json(),
-        "weighted": crossed.weighted,
         "calibrated": crossed.calibrated,
         "techniques": names,
         "base_cache_keys": {name: table.cache_keys[name] for name in base},
         "review_watermark": watermark,
     }
+    config["changes"] = describe_change(version, config, outcome.n_reviews)
     metrics = {
         **{name: scores.to_json() for name, scores in outcome.scores.items()},
         "current_version": version.id if version else None,

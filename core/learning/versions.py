@@ -93,8 +93,32 @@ def out_of_fold(store, project_id: int, version) -> OutOfFold | None:
     return OutOfFold.from_bytes(blob) if blob else None
 
 
-def version_label(version) -> str:
-    return f"v{version.id}"
+def describe_change(previous, config: dict, n_reviews: int) -> str:
+    """What a candidate changes against the version it would replace, in a few words:
+    "supervised model on 45 reviews (was 40); weights embeddings 1.00 -> 0.31; calibrated
+    (T 1.42)"."""
+    combination = config.get("combination") or {}
+    old_config = previous.config if previous is not None else {}
+    old = old_config.get("combination") or {}
+    parts = [
+        f"supervised model on {n_reviews} reviews"
+        + (f" (was {previous.n_reviews})" if previous is not None else " (first)")
+    ]
+    weights, old_weights = combination.get("weights") or {}, old.get("weights") or {}
+    moved = [
+        f"{name} {old_weights.get(name, 1.0):.2f} -> {weight:.2f}"
+        for name, weight in sorted(weights.items())
+        if abs(weight - old_weights.get(name, 1.0)) >= 0.05
+    ]
+    if moved:
+        parts.append("weights " + ", ".join(moved))
+    temperature = float(combination.get("temperature") or 1.0)
+    if abs(temperature - float(old.get("temperature") or 1.0)) >= 0.01:
+        parts.append(f"calibration T {temperature:.2f}" if temperature != 1.0 else "uncalibrated")
+    thresholds = combination.get("thresholds") or {}
+    if thresholds != (old.get("thresholds") or {}):
+        parts.append(f"{len(thresholds)} fitted label thresholds")
+    return "; ".join(parts)
 
 
 def ensure_scored(store, project_id: int, version) -> int:
@@ -145,8 +169,8 @@ def pin(store, project_id: int, version_id: int | None, *, by: str = "") -> None
 
 
 def rollback(store, project_id: int, version_id: int, *, by: str = ""):
-    """Adopt an older version's configuration again, as a new version (the loop may replace
-    it later, as any version); returns the new version. A pin is lifted."""
+    """Adopt an older version's configuration again, as a new version; the loop may replace
+    it after later label changes, as any version. Returns the new version. A pin is lifted."""
     old = store.get_model_version(project_id, version_id)
     if not old.adopted:
         raise ValueError(
@@ -158,7 +182,13 @@ def rollback(store, project_id: int, version_id: int, *, by: str = ""):
     version = store.save_model_version(
         project_id,
         status="adopted",
-        config={**old.config, "origin": f"rollback to v{old.id}"},
+        # The loop judges its next candidate after new label changes, not at once.
+        config={
+            **old.config,
+            "origin": f"rollback to v{old.id}",
+            "changes": f"v{old.id}'s configuration again",
+            "review_watermark": store.review_watermark(project_id),
+        },
         metrics=old.metrics,
         reason=f"rolled back to v{old.id}"
         + (f" (was v{current.id})" if current is not None else ""),
@@ -174,7 +204,8 @@ def rollback(store, project_id: int, version_id: int, *, by: str = ""):
 def history(store, project_id: int) -> list[dict]:
     """Every judged configuration, oldest first, as plain rows (Evaluate, `versions` CLI):
     {"id", "created_at", "status", "n_reviews", "reason", "by", "current", "pinned",
-    "candidate"|"previous"|"baseline": out-of-fold scores or None, "weights", "temperature"}."""
+    "candidate"|"previous"|"baseline": out-of-fold scores or None, "weights", "temperature",
+    "changes": what it changed against the version before it}."""
     current = store.current_model_version(project_id)
     pinned = store.pinned_model_version(project_id)
     rows = []
@@ -195,6 +226,7 @@ def history(store, project_id: int) -> list[dict]:
                 "baseline": version.metrics.get("baseline"),
                 "weights": combination.get("weights"),
                 "temperature": combination.get("temperature"),
+                "changes": version.config.get("changes", ""),
             }
         )
     return rows
