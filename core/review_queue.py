@@ -29,7 +29,9 @@ import numpy as np
 from core.learning.selection import (
     COVERAGE_TARGET,
     coverage_picks,
+    coverage_window,
     diversity_window,
+    needy_labels,
     priority,
     select_batch,
 )
@@ -171,6 +173,7 @@ def filter_mask(
 class LabelReviewState:
     counts: np.ndarray  # (L,) current reviews carrying each label
     attempts: np.ndarray  # (L,) coverage picks for each label that came back as other labels
+    examples: list[list[str]]  # per label: the documents reviewed with it
 
 
 def label_review_state(store, project_id: int, labels: Sequence[str]) -> LabelReviewState:
@@ -179,14 +182,16 @@ def label_review_state(store, project_id: int, labels: Sequence[str]) -> LabelRe
     index = {name: i for i, name in enumerate(labels)}
     counts = np.zeros(len(labels))
     attempts = np.zeros(len(labels))
-    for review in store.current_reviews(project_id).values():
+    examples: list[list[str]] = [[] for _ in labels]
+    for document_id, review in store.current_reviews(project_id).items():
         for name in review.labels:
             if name in index:
                 counts[index[name]] += 1
+                examples[index[name]].append(document_id)
         sought = ((review.shown or {}).get("queue") or {}).get("label")
         if sought in index and sought not in review.labels:
             attempts[index[sought]] += 1
-    return LabelReviewState(counts=counts, attempts=attempts)
+    return LabelReviewState(counts=counts, attempts=attempts, examples=examples)
 
 
 def needed_priority(table: PredictionTable, label_counts: np.ndarray | None = None) -> np.ndarray:
@@ -251,24 +256,39 @@ def pick_batch(
         picked = ranked(table, review_pass.order, keep, seed=review_pass.seed)[:k]
         return [QueueItem(table.suggestion(int(i)), 0.0, review_pass.order) for i in picked]
     state = label_review_state(store, project_id, table.labels)
-    coverage = coverage_picks(table.ensemble, keep, state.counts, state.attempts, k)
-    chosen = [i for i, _ in coverage]
-    rest = keep.copy()
-    rest[chosen] = False
     scores = needed_priority(table, state.counts)
+    needy = needy_labels(state.counts, state.attempts, k)
+    examples = {
+        j: [int(i) for i in table.indices([d for d in state.examples[j] if d in table])]
+        for j in needy
+    }
     # The previous batch counts as picked too: consecutive batches under one model do not
     # serve near-duplicates of what was just reviewed.
     previous = [int(i) for i in table.indices([d for d in review_pass.previous if d in table])]
-    window = diversity_window(scores, rest, k - len(chosen))
+    wanted = [
+        coverage_window(table.ensemble, keep, needy),
+        *(np.asarray(rows, dtype=np.int64) for rows in examples.values()),
+        previous,
+        diversity_window(scores, keep, k),
+    ]
     vectors = diversity_vectors(
-        store, project_id, table, np.concatenate([chosen, previous, window]).astype(np.int64)
+        store, project_id, table, np.unique(np.concatenate(wanted).astype(np.int64))
     )
+    diverse = table.ensemble if vectors is None else vectors
+    coverage = coverage_picks(
+        table.ensemble,
+        keep,
+        state.counts,
+        state.attempts,
+        k,
+        embeddings=diverse,
+        examples=examples,
+    )
+    chosen = [i for i, _ in coverage]
+    rest = keep.copy()
+    rest[chosen] = False
     more = select_batch(
-        scores,
-        table.ensemble if vectors is None else vectors,
-        k - len(chosen),
-        candidates=rest,
-        already_selected=chosen + previous,
+        scores, diverse, k - len(chosen), candidates=rest, already_selected=chosen + previous
     )
     items = [
         QueueItem(table.suggestion(i), float(scores[i]), "coverage", table.labels[j])

@@ -117,6 +117,25 @@ def test_every_label_without_a_review_gets_its_most_likely_document():
     assert picks == [(0, 0), (2, 1), (3, 2)]
 
 
+def test_a_second_example_of_a_label_is_not_a_near_duplicate_of_the_first():
+    # Documents 1 and 2 are equally likely "a"; 1 repeats the reviewed example 0.
+    probabilities = np.array([[0.99, 0.01], [0.98, 0.02], [0.98, 0.02], [0.1, 0.9]])
+    embeddings = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.5, 0.5]])
+    candidates = np.array([False, True, True, True])
+    counts, attempts = np.array([1, 2]), np.zeros(2)
+    plain = coverage_picks(probabilities, candidates, counts, attempts, 5)
+    diverse = coverage_picks(
+        probabilities, candidates, counts, attempts, 5, embeddings=embeddings, examples={0: [0]}
+    )
+    assert plain == [(1, 0)] and diverse == [(2, 0)]
+    # Far less likely documents are not taken for the sake of variety.
+    unlikely = probabilities.copy()
+    unlikely[2] = [0.6, 0.4]
+    assert coverage_picks(
+        unlikely, candidates, counts, attempts, 5, embeddings=embeddings, examples={0: [0]}
+    ) == [(1, 0)]
+
+
 def test_coverage_skips_labels_with_reviews_and_reviewed_documents():
     probabilities = np.array([[0.1, 0.9], [0.2, 0.8], [0.7, 0.3]])
     candidates = np.array([False, True, True])  # document 0 is reviewed

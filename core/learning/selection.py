@@ -36,6 +36,8 @@ WINDOW = 10  # candidates considered per pick: WINDOW * batch size (at least MIN
 MIN_WINDOW = 50
 COVERAGE_TARGET = 2  # reviews per label sought before anything else
 MAX_COVERAGE_ATTEMPTS = 5  # coverage picks for one label that may miss before it is given up
+COVERAGE_WINDOW = 20  # a coverage pick is one of the label's this-many likeliest candidates
+COVERAGE_MARGIN = 0.05  # ... each within this much probability of the likeliest
 
 
 def label_balance(probabilities: np.ndarray, label_counts: np.ndarray | None) -> np.ndarray:
@@ -80,34 +82,66 @@ def priority(
     return value
 
 
+def needy_labels(label_counts: np.ndarray, attempts: np.ndarray, k: int) -> list[int]:
+    """Up to k label indices that coverage still seeks: fewer than COVERAGE_TARGET reviews and
+    fewer than MAX_COVERAGE_ATTEMPTS misses; fewest reviews, then attempts, then taxonomy
+    order first."""
+    counts, tries = np.asarray(label_counts), np.asarray(attempts)
+    needy = [
+        j
+        for j in range(len(counts))
+        if counts[j] < COVERAGE_TARGET and tries[j] < MAX_COVERAGE_ATTEMPTS
+    ]
+    needy.sort(key=lambda j: (counts[j], tries[j], j))
+    return needy[: max(k, 0)]
+
+
 def coverage_picks(
     probabilities: np.ndarray,
     candidates: np.ndarray,
     label_counts: np.ndarray,
     attempts: np.ndarray,
     k: int,
+    *,
+    embeddings: np.ndarray | None = None,
+    examples: dict[int, list[int]] | None = None,
 ) -> list[tuple[int, int]]:
-    """Up to k (document index, label index) pairs: for each label with fewer than
-    COVERAGE_TARGET reviews and fewer than MAX_COVERAGE_ATTEMPTS misses (fewest reviews,
-    then fewest attempts, then taxonomy order), the candidate most likely to carry it."""
+    """Up to k (document index, label index) pairs: for each of `needy_labels`, among the
+    candidates about as likely to carry it as the likeliest one (within COVERAGE_MARGIN, at
+    most COVERAGE_WINDOW of them), the one least like its reviewed `examples` (label index
+    -> document indices) and the picks before it (maximal marginal relevance over
+    `embeddings`; without them, simply the most likely)."""
     probabilities = np.asarray(probabilities, dtype=float)
-    counts = np.asarray(label_counts)
-    tries = np.asarray(attempts)
-    needy = [
-        j
-        for j in range(probabilities.shape[1])
-        if counts[j] < COVERAGE_TARGET and tries[j] < MAX_COVERAGE_ATTEMPTS
-    ]
-    needy.sort(key=lambda j: (counts[j], tries[j], j))
     available = np.asarray(candidates, dtype=bool).copy()
-    picks = []
-    for j in needy[: max(k, 0)]:
+    picks: list[tuple[int, int]] = []
+    for j in needy_labels(label_counts, attempts, k):
         if not available.any():
             break
-        i = int(np.argmax(np.where(available, probabilities[:, j], -np.inf)))
-        picks.append((i, j))
+        likely = np.where(available, probabilities[:, j], -np.inf)
+        close = available & (likely >= likely.max() - COVERAGE_MARGIN)
+        known = list((examples or {}).get(j, [])) + [i for i, _ in picks]
+        (i,) = select_batch(
+            probabilities[:, j],
+            embeddings,
+            1,
+            candidates=close,
+            already_selected=known,
+            window=COVERAGE_WINDOW,
+        )
+        picks.append((int(i), j))
         available[i] = False
     return picks
+
+
+def coverage_window(probabilities: np.ndarray, candidates: np.ndarray, labels) -> np.ndarray:
+    """The candidate indices `coverage_picks` may compare for these labels: only these (and
+    the examples) need vectors."""
+    allowed = np.flatnonzero(np.asarray(candidates, dtype=bool))
+    out = [
+        allowed[np.argsort(-probabilities[allowed, j], kind="stable")[:COVERAGE_WINDOW]]
+        for j in labels
+    ]
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -179,6 +213,8 @@ __all__ = [
     "MAX_COVERAGE_ATTEMPTS",
     "REDUNDANCY",
     "coverage_picks",
+    "coverage_window",
+    "needy_labels",
     "diversity_window",
     "label_balance",
     "priority",
