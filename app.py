@@ -9,24 +9,12 @@ checked again, and the store each page gets checks every write (core.auth).
 
 import streamlit as st
 
-from core.auth import AuthConfigError, PermissionDenied, page_permission
-from core.auth import allowed_pages as pages_for_role
+from core.auth import AuthConfigError, PermissionDenied
 from ui.auth import current_identity, render_config_error, render_sign_in, require, routed_page
+from ui.pages import DEFAULT_PAGE, allowed_pages, page_permission
 from ui.session import render_sidebar
 
 st.set_page_config(page_title="Sift", page_icon=":material/label:", layout="wide")
-
-# (file, title, icon); the permission each page needs is core.auth.PAGE_PERMISSIONS.
-PAGES = [
-    ("pages/projects.py", "Projects", ":material/folder:"),
-    ("pages/taxonomy.py", "Taxonomy", ":material/sell:"),
-    ("pages/upload.py", "Upload", ":material/upload_file:"),
-    ("pages/classify.py", "Classify", ":material/bolt:"),
-    ("pages/review.py", "Review", ":material/fact_check:"),
-    ("pages/evaluate.py", "Evaluate", ":material/analytics:"),
-    ("pages/export.py", "Export", ":material/download:"),
-    ("pages/monitor.py", "Monitor", ":material/monitoring:"),
-]
 
 
 def _gate(render) -> None:
@@ -45,11 +33,9 @@ except AuthConfigError as error:  # refuse to start rather than run open
 if identity is None:
     _gate(render_sign_in)
 
-allowed = set(pages_for_role(identity, [path for path, _, _ in PAGES]))
-registered = {
-    path: st.Page(path, title=title, icon=icon, default=path == "pages/projects.py")
-    for path, title, icon in PAGES
-    if path in allowed
+registered = {  # the pages of ui.pages that this role may open
+    spec.path: st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec == DEFAULT_PAGE)
+    for spec in allowed_pages(identity)
 }
 page = st.navigation(list(registered.values()))
 opened = next((path for path, candidate in registered.items() if candidate is page), None)

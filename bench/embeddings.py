@@ -6,7 +6,7 @@ one truncated at 256 tokens) and --short banking77 texts. Contenders, each in it
 
   st        SentenceTransformer(folder).encode(texts)              (defaults: fp32, batch 32)
   st-bf16   the same after model.to(torch.bfloat16)                 (bf16 alone, for reference)
-  sift      core.techniques.embeddings.encode, fp32  (load_sentence_encoder + length-sorted
+  sift      core.models.encoder.encode, fp32  (load_sentence_encoder + length-sorted
             batches, inference_mode, torch threads = usable CPUs)
   sift-bf16 the same, precision="bf16"
 
@@ -46,7 +46,8 @@ def _sentence_transformers(spec: dict, clock: CpuShare) -> dict:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from core.models import PACKAGED_MINILM, resolve_model_path
+    from core.models.catalog import PACKAGED_MINILM
+    from core.models.loading import resolve_model_path
 
     model = SentenceTransformer(str(resolve_model_path(PACKAGED_MINILM)), device="cpu")
     if spec["precision"] == "bf16":
@@ -59,8 +60,8 @@ def _sentence_transformers(spec: dict, clock: CpuShare) -> dict:
 
 
 def _sift(spec: dict, clock: CpuShare) -> dict:
-    from core.models import load_sentence_encoder
-    from core.techniques.embeddings import encode as sift_encode
+    from core.models.encoder import encode as sift_encode
+    from core.models.loading import load_sentence_encoder
 
     loaded = load_sentence_encoder(device="cpu", precision=spec["precision"])
 
@@ -92,7 +93,7 @@ CONTENDERS = {"st": _sentence_transformers, "sift": _sift, "peak": _peak}
 
 
 def _child(spec: dict) -> dict:
-    from core.models import configure_torch_threads
+    from core.models.loading import configure_torch_threads
 
     threads = configure_torch_threads()
     clock = CpuShare()
@@ -105,7 +106,8 @@ def token_counts(texts: list[str]) -> list[int]:
     """Tokens MiniLM sees per text (special tokens included, truncated at 256)."""
     from transformers import AutoTokenizer
 
-    from core.models import PACKAGED_MINILM, resolve_model_path
+    from core.models.catalog import PACKAGED_MINILM
+    from core.models.loading import resolve_model_path
 
     folder = resolve_model_path(PACKAGED_MINILM)
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
@@ -116,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     from transformers import AutoConfig
 
     from bench.peak import bert_flops
-    from core.models import PACKAGED_MINILM, resolve_model_path
+    from core.models.catalog import PACKAGED_MINILM
+    from core.models.loading import resolve_model_path
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--long", type=int, default=400, help="BBC news texts (default 400)")

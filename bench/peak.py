@@ -20,7 +20,7 @@ def matmul_peak(dtype_name: str = "fp32", sizes=(1024, 2048, 4096), seconds: flo
     """Best GFLOP/s of an (n x n) @ (n x n) matmul over `sizes`, each timed ~`seconds`."""
     import torch
 
-    from core.models import configure_torch_threads
+    from core.models.loading import configure_torch_threads
 
     configure_torch_threads()
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]

@@ -11,7 +11,7 @@ otherwise. After every review the app's refresh policy decides whether to learn,
 does the app's one learning path (`core.learning.loop.learn`) runs, here synchronously. At
 each checkpoint (k reviews per label on average: k x the number of labels reviews) the
 suggestions the Review page would show (`core.predictions.load_predictions`) are scored
-against gold on the documents not yet reviewed (`core.evaluate.suggestion_scores`).
+against gold on the documents not yet reviewed (`core.evaluation.metrics.suggestion_scores`).
 
     python -m bench.review_loop --csv FILE --text-column COL --label-column COL
         [--label-delimiter D] [--taxonomy FILE] [--checkpoints 0,1,2,4,8,16]
@@ -138,7 +138,7 @@ def build_project(args, seed: int) -> Project:
 
 def checkpoint_row(project: Project) -> dict:
     """The Review page's suggestions on the documents not reviewed yet, against gold."""
-    from core.evaluate import suggestion_scores, truth_matrix
+    from core.evaluation.metrics import suggestion_scores, truth_matrix
     from core.predictions import load_predictions
 
     store, pid = project.store, project.project_id
@@ -245,9 +245,9 @@ def plain_lr(args, per_label: int = 16) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import train_test_split
 
-    from core.embedding_cache import cached_encode
     from core.ingest import IngestOptions, ingest_path
-    from core.models import load_sentence_encoder
+    from core.models.embedding_cache import cached_encode
+    from core.models.loading import load_sentence_encoder
 
     parsed = ingest_path(
         Path(args.csv), IngestOptions(text_column=args.text_column, label_column=args.label_column)

@@ -9,7 +9,7 @@ other texts first:
   loop      per-text loop over pipeline("zero-shot-classification") (the fp32 reference)
   manual    per-text-per-label loop of tokenizer + model calls (the classic blog recipe)
   batched   the pipeline given the whole mixed list, for each --pipeline-batch-sizes
-  sift      Sift's zero_shot technique (core.nli.NliEngine), fp32
+  sift      Sift's zero_shot technique (core.models.nli.NliEngine), fp32
   sift-bf16 the same in bf16 (only where cpu_supports_bf16())
 
 Models: "tiny" (overhead-bound) and "large" (bart-large-mnli's shape, random weights; see
@@ -160,7 +160,7 @@ CONTENDERS = {"loop": _loop, "manual": _manual, "batched": _batched, "sift": _si
 
 
 def _child(spec: dict) -> dict:
-    from core.models import configure_torch_threads
+    from core.models.loading import configure_torch_threads
 
     threads = configure_torch_threads()
     clock = CpuShare()

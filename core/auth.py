@@ -32,7 +32,7 @@ import getpass
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,25 +55,6 @@ ROLES: dict[str, frozenset[str]] = {  # role -> its permissions; each role inclu
     "reviewer": frozenset({"view", "evaluate", "review", "upload", "classify", "train"}),
     "admin": frozenset(PERMISSIONS),
 }
-
-# Page file stem -> the permission needed to open it. Actions inside a page need their own
-# permission too (the Projects page is open to all; deleting a project needs manage_projects).
-PAGE_PERMISSIONS: dict[str, str] = {
-    "projects": "view",
-    "taxonomy": "view",  # reading labels helps everyone; saving needs edit_taxonomy
-    "upload": "upload",
-    "classify": "classify",
-    "review": "review",
-    "evaluate": "evaluate",
-    "export": "export",
-    "monitor": "view",
-}
-
-
-def page_permission(page: str) -> str:
-    """'pages/export.py' or 'export' -> 'export'; pages not listed need 'view'."""
-    stem = re.split(r"[\\/]", str(page))[-1].removesuffix(".py")
-    return PAGE_PERMISSIONS.get(stem, "view")
 
 
 def roles_with(permission: str) -> list[str]:
@@ -493,11 +474,6 @@ def unclassified_store_attributes(store_class: type) -> list[str]:
     public = {name for name in dir(store_class) if not name.startswith("_")}
     public |= {"path"}  # instance attribute
     return sorted(public - set(STORE_PERMISSIONS) - set(_NEVER_FROM_PAGES))
-
-
-def allowed_pages(identity: Identity, pages: Iterable[str]) -> list[str]:
-    """The page files (or stems) this identity may open, in the given order."""
-    return [page for page in pages if identity.can(page_permission(page))]
 
 
 def main() -> int:  # python -m core.auth: print a bcrypt hash for a password typed twice

@@ -2,7 +2,8 @@
 
 For every technique the engine:
   1. derives a cache key from the technique's config hash (which covers the
-     taxonomy) and the exact model revision it will use;
+     taxonomy), the exact model revision it will use and the dtype it runs in
+     (`technique_cache_key`);
   2. asks the store which documents already have a prediction under that key
      and computes only the rest (unchanged work is never recomputed);
   3. writes each finished batch in its own transaction, so a run that is
@@ -22,7 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core.techniques.base import Technique
+from core.taxonomy import Taxonomy
+from core.techniques.base import ModelInfo, Technique, TextResult
 
 
 class CancelToken:
@@ -80,6 +82,26 @@ def cache_key(config_hash: str, model_revision: str) -> str:
     return hashlib.sha256(f"{config_hash}|{model_revision}".encode()).hexdigest()[:24]
 
 
+def predict_batch(technique: Technique, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
+    """technique.predict, checked to give one result per text (a plug-in that drops or adds
+    one would otherwise misalign every later document with its prediction)."""
+    results = technique.predict(texts, taxonomy)
+    if len(results) != len(texts):
+        raise RuntimeError(
+            f"technique {technique.name!r} returned {len(results)} results for {len(texts)} texts"
+        )
+    return results
+
+
+def technique_cache_key(config_hash: str, info: ModelInfo) -> str:
+    """The key a technique's predictions are cached under: its config hash, the exact model
+    revision and the dtype the model ran in. Precision is a runtime option (not in the config
+    hash) but it nudges the numbers, so the dtype that actually ran is part of the key; a
+    model-free technique (dtype "") keeps the key of its config hash and revision alone."""
+    revision = f"{info.revision}|{info.dtype}" if info.dtype else info.revision
+    return cache_key(config_hash, revision)
+
+
 def run_technique(
     store,
     project_id: int,
@@ -98,7 +120,7 @@ def run_technique(
     ids = list(document_ids) if document_ids is not None else store.document_ids(project_id)
     config_hash = technique.config_hash(taxonomy)
     info = technique.model_info()  # may load the model: its revision is part of the key
-    key = cache_key(config_hash, info.revision)
+    key = technique_cache_key(config_hash, info)
     done_ids = store.cached_document_ids(project_id, key, ids)
     todo = [doc_id for doc_id in ids if doc_id not in done_ids]
     run_id = store.start_run(
@@ -140,12 +162,7 @@ def run_technique(
                 status = "cancelled"
                 break
             batch = documents[start : start + batch_size]
-            results = technique.predict([doc.text for doc in batch], taxonomy)
-            if len(results) != len(batch):
-                raise RuntimeError(
-                    f"technique {technique.name!r} returned {len(results)} results "
-                    f"for {len(batch)} texts"
-                )
+            results = predict_batch(technique, [doc.text for doc in batch], taxonomy)
             rows = [(doc.id, result.to_json()) for doc, result in zip(batch, results)]
             store.write_predictions(project_id, run_id, key, technique.name, rows)
             computed += len(batch)

@@ -9,18 +9,24 @@ included, and an optional seeded train/test split.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 import csv
 import hashlib
 import io
 import json
 import random
+import tempfile
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.predictions import ENSEMBLE, load_predictions
 
-FORMATS = ("csv", "jsonl", "parquet", "hf")
 # Spreadsheet apps execute cells that start with these: prefix them with a quote.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,7 +47,9 @@ class ExportResult:
     sha256: str
 
 
-def build_rows(store, project_id: int, options: ExportOptions = ExportOptions()) -> list[dict]:
+def build_rows(
+    store: SiftStore, project_id: int, options: ExportOptions = ExportOptions()
+) -> list[dict]:
     table = load_predictions(store, project_id)
     reviews = store.current_reviews(project_id)
     rows = []
@@ -55,7 +63,7 @@ def build_rows(store, project_id: int, options: ExportOptions = ExportOptions())
         else:
             labels = list(table.suggested_labels(i))
             source = "prediction" if labels else "none"
-        row = {
+        row: dict[str, object] = {
             "id": doc.id,
             "external_id": doc.external_id or "",
             "text": doc.text,
@@ -162,19 +170,100 @@ def write_hf_folder(rows: list[dict], folder: Path) -> Path:
     return folder
 
 
-def render(rows: list[dict], fmt: str) -> bytes:
-    """rows -> file bytes for the single-file formats (csv, jsonl, parquet)."""
-    if fmt == "csv":
-        return to_csv(rows)
-    if fmt == "jsonl":
-        return to_jsonl(rows)
-    if fmt == "parquet":
-        return to_parquet(rows)
-    raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+def folder_digest(folder: Path) -> str:
+    """sha256 over a folder's files (relative path and bytes, in path order)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _zip_folder(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder.parent).as_posix())
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export format: what the Export page offers and `python -m core export` writes."""
+
+    name: str  # "csv"
+    title: str  # shown on the Export page
+    mime: str  # of the file a browser downloads
+    extension: str  # of that file
+    folder: bool = False  # the command line writes a folder (the page downloads it zipped)
+
+
+FORMATS: dict[str, ExportFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        ExportFormat("csv", "CSV", "text/csv", "csv"),
+        ExportFormat("jsonl", "JSON Lines", "application/jsonl", "jsonl"),
+        ExportFormat("parquet", "Parquet", "application/vnd.apache.parquet", "parquet"),
+        ExportFormat(
+            "hf", "Hugging Face datasets folder (zip)", "application/zip", "zip", folder=True
+        ),
+    )
+}
+_WRITERS = {"csv": to_csv, "jsonl": to_jsonl, "parquet": to_parquet}
+
+
+def export_format(name: str) -> ExportFormat:
+    if name not in FORMATS:
+        raise ValueError(f"unknown export format {name!r}; choose one of: {', '.join(FORMATS)}")
+    return FORMATS[name]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes  # the file (the hf folder zipped)
+    sha256: str  # of the file; of the folder's files for hf (as `export_project` records it)
+
+
+def render(rows: list[dict], fmt: str) -> Rendered:
+    """rows -> the export's bytes, as a download holds them."""
+    if export_format(fmt).folder:
+        with tempfile.TemporaryDirectory(prefix="sift-export-") as tmp:
+            folder = write_hf_folder(rows, Path(tmp) / "dataset")
+            return Rendered(_zip_folder(folder), folder_digest(folder))
+    data = _WRITERS[fmt](rows)
+    return Rendered(data, hashlib.sha256(data).hexdigest())
+
+
+def prepare_export(
+    store: SiftStore,
+    project_id: int,
+    fmt: str,
+    options: ExportOptions = ExportOptions(),
+    *,
+    by: str = "",
+) -> tuple[list[dict], Rendered]:
+    """Build, render and record an export held in memory (the Export page's download)."""
+    rows = build_rows(store, project_id, options)
+    rendered = render(rows, fmt)
+    _record(store, project_id, fmt, rows, options, rendered.sha256, by)
+    return rows, rendered
+
+
+def _record(store: SiftStore, project_id, fmt, rows, options, sha256, by) -> None:
+    store.record_export(
+        project_id,
+        format=fmt,
+        n_rows=len(rows),
+        options={**options.__dict__},
+        sha256=sha256,
+        by=by,
+    )
 
 
 def export_project(
-    store,
+    store: SiftStore,
     project_id: int,
     fmt: str,
     destination: Path,
@@ -183,27 +272,17 @@ def export_project(
     by: str = "",
 ) -> ExportResult:
     """Write the export to `destination` (a file; a folder for "hf") and record it."""
+    export_format(fmt)
     rows = build_rows(store, project_id, options)
     destination = Path(destination)
-    if fmt == "hf":
+    if FORMATS[fmt].folder:
         write_hf_folder(rows, destination)
-        digest = hashlib.sha256()
-        for path in sorted(destination.rglob("*")):
-            if path.is_file():
-                digest.update(path.read_bytes())
-        sha = digest.hexdigest()
+        sha = folder_digest(destination)
     else:
-        data = render(rows, fmt)
+        data = render(rows, fmt).data
         tmp = destination.with_name(destination.name + ".partial")
         tmp.write_bytes(data)
         tmp.replace(destination)  # never leave a half-written export behind
         sha = hashlib.sha256(data).hexdigest()
-    store.record_export(
-        project_id,
-        format=fmt,
-        n_rows=len(rows),
-        options={**options.__dict__},
-        sha256=sha,
-        by=by,
-    )
+    _record(store, project_id, fmt, rows, options, sha, by)
     return ExportResult(path=destination, format=fmt, n_rows=len(rows), sha256=sha)

@@ -67,7 +67,7 @@ def _marks(spans: Iterable[object], length: int) -> list[_Mark]:
     return marks
 
 
-def segments(text: str, spans: Iterable[object]) -> list[tuple[int, int, object | None]]:
+def segments(text: str, spans: Iterable[object]) -> list[tuple[int, int, _Mark | None]]:
     """Non-overlapping (start, end, mark-or-None) pieces covering the whole text, in order."""
     marks = _marks(spans, len(text))
     bounds = sorted({0, len(text), *(m.start for m in marks), *(m.end for m in marks)})

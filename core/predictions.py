@@ -24,6 +24,11 @@ The ensemble (`combine_arrays`, the one implementation; `combine` is its one-tex
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -446,7 +451,7 @@ class PredictionTable:
 
 
 def latest_results(
-    store, project_id: int, document_ids: Sequence[str] | None = None
+    store: SiftStore, project_id: int, document_ids: Sequence[str] | None = None
 ) -> dict[str, dict[str, TextResult]]:
     """technique -> document_id -> TextResult (scores, evidence, summary) of the runs the
     prediction table reads: each technique's latest run, and the current configuration's
@@ -461,7 +466,7 @@ def latest_results(
 _UNREAD = object()
 
 
-def current_cache_keys(store, project_id: int, version: Any = _UNREAD) -> dict[str, str]:
+def current_cache_keys(store: SiftStore, project_id: int, version: Any = _UNREAD) -> dict[str, str]:
     """technique -> the cache key whose predictions are current: each technique's latest run,
     except that the supervised technique's are the current learned configuration's (and
     none before one is adopted). `version`: the current configuration (or None), when the
@@ -478,7 +483,7 @@ def current_cache_keys(store, project_id: int, version: Any = _UNREAD) -> dict[s
     return dict(sorted(keys.items()))
 
 
-def load_predictions(store, project_id: int) -> PredictionTable:
+def load_predictions(store: SiftStore, project_id: int) -> PredictionTable:
     """Every document with the current scores of every technique (one query per technique),
     combined by the current learned configuration."""
     settings = project_settings(store.get_project(project_id))
@@ -511,7 +516,7 @@ def load_predictions(store, project_id: int) -> PredictionTable:
     )
 
 
-def table_signature(store, project_id: int) -> tuple:
+def table_signature(store: SiftStore, project_id: int) -> tuple:
     """Changes whenever `load_predictions` would return something else (a few small queries):
     new documents, a new run, a new learned configuration, changed settings or labels."""
     settings = project_settings(store.get_project(project_id))

@@ -21,6 +21,11 @@ The Review page and the review-loop bench drive the same `ReviewPass` functions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -139,7 +144,7 @@ def review_decision(labels, suggested) -> str:
 
 
 def filter_mask(
-    store, project_id: int, table: PredictionTable, filters: QueueFilters
+    store: SiftStore, project_id: int, table: PredictionTable, filters: QueueFilters
 ) -> np.ndarray:
     """(N,) bool: documents of `table` that pass `filters` (a few bulk store calls)."""
     if filters.status not in STATUSES:
@@ -176,7 +181,9 @@ class LabelReviewState:
     examples: list[list[str]]  # per label: the documents reviewed with it
 
 
-def label_review_state(store, project_id: int, labels: Sequence[str]) -> LabelReviewState:
+def label_review_state(
+    store: SiftStore, project_id: int, labels: Sequence[str]
+) -> LabelReviewState:
     """Per label: how many current reviews carry it, and how many documents the queue picked
     to find it (recorded in Review.shown) were reviewed as something else."""
     index = {name: i for i, name in enumerate(labels)}
@@ -225,11 +232,14 @@ def ranked(
     return order_[np.asarray(keep, dtype=bool)[order_]]
 
 
-def diversity_vectors(store, project_id: int, table: PredictionTable, wanted) -> np.ndarray | None:
+def diversity_vectors(
+    store: SiftStore, project_id: int, table: PredictionTable, wanted
+) -> np.ndarray | None:
     """(N, D) sentence embeddings for the documents at `wanted` (zeros elsewhere) when this
-    process already has them all (`core.embedding_cache.peek`), else None. Computes nothing."""
-    from core import embedding_cache
-    from core.models import DEFAULT_EMBEDDING_MODEL
+    process already has them all (`core.models.embedding_cache.peek`), else None. Computes
+    nothing."""
+    from core.models import embedding_cache
+    from core.models.catalog import DEFAULT_EMBEDDING_MODEL
 
     wanted = np.asarray(wanted, dtype=np.int64)
     if not len(wanted):
@@ -245,7 +255,7 @@ def diversity_vectors(store, project_id: int, table: PredictionTable, wanted) ->
 
 
 def pick_batch(
-    store, project_id: int, table: PredictionTable, review_pass: ReviewPass
+    store: SiftStore, project_id: int, table: PredictionTable, review_pass: ReviewPass
 ) -> list[QueueItem]:
     """The next batch of `review_pass` from `table` (its documents not acted on in the pass)."""
     keep = filter_mask(store, project_id, table, review_pass.filters)
@@ -265,7 +275,7 @@ def pick_batch(
     # The previous batch counts as picked too: consecutive batches under one model do not
     # serve near-duplicates of what was just reviewed.
     previous = [int(i) for i in table.indices([d for d in review_pass.previous if d in table])]
-    wanted = [
+    wanted: list[np.ndarray | list[int]] = [
         coverage_window(table.ensemble, keep, needy),
         *(np.asarray(rows, dtype=np.int64) for rows in examples.values()),
         previous,
@@ -298,7 +308,9 @@ def pick_batch(
     return items
 
 
-def next_batch(store, project_id: int, table: PredictionTable, review_pass: ReviewPass) -> None:
+def next_batch(
+    store: SiftStore, project_id: int, table: PredictionTable, review_pass: ReviewPass
+) -> None:
     """Start the pass's next batch from `table` (the newest predictions)."""
     review_pass.finish_batch()
     review_pass.batch = pick_batch(store, project_id, table, review_pass)
@@ -310,7 +322,7 @@ def next_batch(store, project_id: int, table: PredictionTable, review_pass: Revi
 
 
 def whole_queue(
-    store,
+    store: SiftStore,
     project_id: int,
     table: PredictionTable,
     *,

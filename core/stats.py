@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 from collections import Counter
 
 
-def project_stats(store, project_id: int) -> dict:
+def project_stats(store: SiftStore, project_id: int) -> dict:
     taxonomy = store.load_taxonomy(project_id)
     reviews = store.current_reviews(project_id)
     label_counts = Counter(label for review in reviews.values() for label in review.labels)

@@ -25,7 +25,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -291,9 +291,11 @@ def pattern_problem(pattern: Any) -> str | None:
     try:
         compiled = regex.compile(pattern)
     except regex.error as exc:
-        position = f" at position {exc.pos}" if getattr(exc, "pos", None) is not None else ""
+        # regex.error sets .msg and .pos, which the types-regex stubs do not declare
+        pos = getattr(exc, "pos", None)
+        position = f" at position {pos}" if pos is not None else ""
         return (
-            f"is not a valid regular expression ({exc.msg}{position}); "
+            f"is not a valid regular expression ({exc.msg}{position}); "  # type: ignore[attr-defined]
             "fix it, or escape special characters like ( [ . * + ? with a backslash"
         )
     hazard = regex_hazard(pattern)
@@ -560,6 +562,6 @@ def with_default_colours(taxonomy: Taxonomy) -> Taxonomy:
     return Taxonomy(labels=tuple(labels))
 
 
-def _unused_colours(used: set[str], needed: int) -> Iterable[str]:
+def _unused_colours(used: set[str], needed: int) -> Iterator[str]:
     candidates = [c for c in default_palette(needed + len(used)) if c not in used]
     return iter(candidates)

@@ -22,8 +22,8 @@ Two things the rules and lexicon techniques (and taxonomy validation) share:
 from __future__ import annotations
 
 import re
-import re._constants as _sre
-import re._parser as _sre_parse
+import re._constants as _sre  # type: ignore[import-not-found]
+import re._parser as _sre_parse  # type: ignore[import-not-found]
 import string
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +33,7 @@ import regex
 # --------------------------------------------------------------------------- regex safety
 # re._parser is Python's own regex parser (public as sre_parse before 3.11); its
 # trees are lists of (opcode, argument) pairs, opcodes from re._constants.
+# (typeshed stubs both only under their old names, hence the type: ignore on the imports.)
 
 _UNBOUNDED = _sre.MAXREPEAT
 _REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT}  # backtracking repeats (greedy and lazy)

@@ -3,29 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from core.entities import DEFAULT_BACKEND
 from core.learning.trained import current_supervised_model
-from core.models import (
-    DEFAULT_EMBEDDING_MODEL,
-    DEFAULT_NLI_MODEL,
+from core.models.catalog import (
     DEVICES,
-    KNOWN_NLI_MODELS,
     PRECISIONS,
-    ModelLoadError,
-    choose_device,
-    choose_dtype,
-    dtype_name,
 )
+from core.models.loading import ModelLoadError, choose_device, choose_dtype, dtype_name
 from core.predictions import project_settings
-from core.summaries import METHODS as SUMMARY_METHODS
 from core.techniques import DEFAULT_TECHNIQUES, get_technique, known_techniques
-from core.techniques.zero_shot import DEFAULT_TEMPLATE
-from ui import classify_ui
+from ui import classify_ui, technique_options_ui
 from ui.auth import require, require_router
 from ui.markdown import md
 from ui.session import get_store, require_project, require_taxonomy
-
-NER_BACKENDS = ("spacy+patterns", "patterns", "spacy", "transformers+patterns", "transformers")
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Classify")
@@ -122,61 +111,11 @@ with st.expander("What each technique does", icon=":material/help:"):
         )
 
 options: dict[str, dict] = {}
-if "zero_shot" in chosen:
-    with st.expander("zero_shot options", expanded=True, icon=":material/tune:"):
-        cols = st.columns(2)
-        known = cols[0].selectbox(
-            "NLI model",
-            list(dict.fromkeys([DEFAULT_NLI_MODEL, *KNOWN_NLI_MODELS.values()])),
-            key="classify_zero_shot_model",
-            help="Hugging Face ids: they need internet, or a copy in the Hugging Face cache.",
-        )
-        other = cols[1].text_input(
-            "…or another model: a local folder or a hub id",
-            key="classify_zero_shot_other",
-            placeholder="/models/deberta-v3-base-mnli",
-            help="Air-gapped? Copy an NLI model folder to this machine and give its path. "
-            "Used instead of the list when filled in.",
-        )
-        model = other.strip() or known
-        template = st.text_input(
-            "Hypothesis template",
-            value=DEFAULT_TEMPLATE,
-            key="classify_zero_shot_template",
-            help="{} is replaced by each label's description (or its name).",
-        )
-        options["zero_shot"] = {"model": model, "template": template}
-if "embeddings" in chosen:
-    with st.expander("embeddings options", expanded=False, icon=":material/tune:"):
-        model = st.text_input(
-            "Sentence-embedding model",
-            value=DEFAULT_EMBEDDING_MODEL,
-            key="classify_embeddings_model",
-            help="packaged:all-MiniLM-L6-v2 ships with Sift and works offline; or a hub id / "
-            "local folder of a sentence-transformers model.",
-        )
-        options["embeddings"] = {"model": model}
-if "ner" in chosen:
-    with st.expander("ner options", expanded=False, icon=":material/tune:"):
-        backend = st.selectbox(
-            "Entity backend",
-            NER_BACKENDS,
-            index=NER_BACKENDS.index(DEFAULT_BACKEND) if DEFAULT_BACKEND in NER_BACKENDS else 0,
-            key="classify_ner_backend",
-            help="spaCy's small English model and the business patterns work offline.",
-        )
-        options["ner"] = {"backend": backend}
-if "summarize" in chosen:
-    with st.expander("summarize options", expanded=False, icon=":material/tune:"):
-        cols = st.columns(2)
-        method = cols[0].selectbox("Summary", SUMMARY_METHODS, key="classify_summarize_method")
-        then = cols[1].selectbox(
-            "Then classify the summary with",
-            [name for name in available if name not in ("summarize", "supervised")],
-            index=0,
-            key="classify_summarize_then",
-        )
-        options["summarize"] = {"method": method, "then": then}
+for name in chosen:  # each technique's form is drawn from its typed Options
+    if not technique_options_ui.form_options(name):
+        continue
+    with st.expander(f"{name} options", expanded=name == "zero_shot", icon=":material/tune:"):
+        options[name] = technique_options_ui.option_form(name, disabled=running)
 
 cols = st.columns(3)
 device_preference = cols[0].selectbox("Device", DEVICES, key="classify_device", disabled=running)

@@ -4,7 +4,7 @@ of fold); the versions Sift learned from reviews, with pin and roll back."""
 import pandas as pd
 import streamlit as st
 
-from core.evaluate import evaluate_project
+from core.evaluation.metrics import evaluate_project
 from core.predictions import ENSEMBLE
 from ui import diagnostics_ui, versions_ui
 from ui.auth import can, require_router

@@ -1,40 +1,14 @@
 """Export: the labelled dataset as CSV, JSONL, Parquet or a Hugging Face datasets folder."""
 
-import hashlib
-import io
-import tempfile
-import zipfile
-from dataclasses import asdict
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from core.export import ExportOptions, build_rows, render, write_hf_folder
+from core.export import FORMATS, ExportOptions, prepare_export
 from ui.auth import require, require_router
 from ui.session import get_store, require_project, reviewer_name
 
 PREPARED = "_export_prepared"  # {"settings", "data", "file_name", "mime", "rows", "preview"}
-FORMATS = {
-    "csv": ("CSV", "text/csv", "csv"),
-    "jsonl": ("JSON Lines", "application/jsonl", "jsonl"),
-    "parquet": ("Parquet", "application/vnd.apache.parquet", "parquet"),
-    "hf": ("Hugging Face datasets folder (zip)", "application/zip", "zip"),
-}
 PREVIEW_ROWS = 20
-
-
-def _zip_hf_folder(rows: list[dict]) -> bytes:
-    """The datasets folder (README + data/*.parquet), zipped in memory."""
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = write_hf_folder(rows, Path(tmp) / "dataset")
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    archive.write(path, path.relative_to(folder.parent).as_posix())
-    return buffer.getvalue()
-
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
 st.title("Export")
@@ -44,7 +18,7 @@ store = get_store()
 
 cols = st.columns([2, 1, 1])
 fmt = cols[0].selectbox(
-    "Format", list(FORMATS), format_func=lambda f: FORMATS[f][0], key="export_format"
+    "Format", list(FORMATS), format_func=lambda f: FORMATS[f].title, key="export_format"
 )
 reviewed_only = cols[1].toggle(
     "Reviewed only", key="export_reviewed_only", help="Leave out documents nobody reviewed"
@@ -71,22 +45,12 @@ settings = (project.id, fmt, options)
 
 if st.button("Prepare export", key="export_prepare", type="primary", icon=":material/build:"):
     with st.spinner("Building the dataset…"):
-        rows = build_rows(store, project.id, options)
-        data = _zip_hf_folder(rows) if fmt == "hf" else render(rows, fmt)
-    _, mime, extension = FORMATS[fmt]
-    store.record_export(
-        project.id,
-        format=fmt,
-        n_rows=len(rows),
-        options=asdict(options),
-        sha256=hashlib.sha256(data).hexdigest(),
-        by=reviewer_name(),
-    )
+        rows, rendered = prepare_export(store, project.id, fmt, options, by=reviewer_name())
     st.session_state[PREPARED] = {
         "settings": settings,
-        "data": data,
-        "file_name": f"{project.name}.{extension}",
-        "mime": mime,
+        "data": rendered.data,
+        "file_name": f"{project.name}.{FORMATS[fmt].extension}",
+        "mime": FORMATS[fmt].mime,
         "rows": len(rows),
         "preview": rows[:PREVIEW_ROWS],
     }

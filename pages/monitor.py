@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.monitor import (
+from core.evaluation.monitor import (
     MODERATE_PSI,
     SIGNIFICANT_PSI,
     agreement_over_time,

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from core.auth import page_permission
 from ui import projects_ui
 from ui.auth import can, current_identity, require_router
+from ui.pages import page
 from ui.session import current_project, get_store
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -36,14 +36,9 @@ if project is not None:
     st.caption("Next steps for the open project")
     # Only pages this role may open are registered: linking to others would raise.
     next_steps = [
-        (path, label, icon)
-        for path, label, icon in (
-            ("pages/taxonomy.py", "Taxonomy", ":material/sell:"),
-            ("pages/upload.py", "Upload", ":material/upload_file:"),
-            ("pages/classify.py", "Classify", ":material/bolt:"),
-            ("pages/review.py", "Review", ":material/fact_check:"),
-        )
-        if can(page_permission(path))
+        spec
+        for spec in map(page, ("taxonomy", "upload", "classify", "review"))
+        if can(spec.permission)
     ]
-    for col, (path, label, icon) in zip(st.columns(4), next_steps):
-        col.page_link(path, label=label, icon=icon)
+    for col, spec in zip(st.columns(4), next_steps):
+        col.page_link(spec.path, label=spec.title, icon=spec.icon)

@@ -25,7 +25,7 @@ from core.engine import run_techniques
 from core.export import ExportOptions, build_rows, to_csv
 from core.highlight import highlight_html, legend_html
 from core.ingest import IngestError, IngestLimits, IngestOptions, ingest_bytes
-from core.models import UnsafeModelError, clear_model_cache
+from core.models.loading import UnsafeModelError, clear_model_cache
 from core.store import Store
 from core.taxonomy import Keyword, Label, Taxonomy
 from core.techniques import create_technique

@@ -21,18 +21,19 @@ from core.auth import (
     Identity,
     PermissionDenied,
     SignInThrottle,
-    allowed_pages,
     backoff_seconds,
     hash_password,
     load_auth_config,
     local_identity,
-    page_permission,
     unclassified_store_attributes,
     verify_password,
 )
 from core.documents import Document
 from core.store import Store
 from core.taxonomy import Label, Taxonomy
+from ui.pages import PAGES, allowed_pages, page, page_permission
+
+ROOT = Path(__file__).resolve().parent.parent
 
 COOKIE_SECRET = "k3J9x-Qm2Lr8Vt5Wn7Pz4Yb6Hc1Df0GsAeUoTiRy"  # 41 chars, 38 distinct
 FAST = 4  # bcrypt cost for tests: 16 rounds instead of 4096
@@ -112,14 +113,22 @@ def test_pages_not_listed_need_only_view():
 
 
 def test_viewer_is_offered_only_pages_it_may_open():
-    pages = [f"pages/{p}.py" for p in ("projects", "upload", "review", "evaluate", "export")]
-    assert allowed_pages(who("viewer"), pages) == ["pages/projects.py", "pages/evaluate.py"]
+    pages = [page(stem) for stem in ("projects", "upload", "review", "evaluate", "export")]
+    assert [p.path for p in allowed_pages(who("viewer"), pages)] == [
+        "pages/projects.py",
+        "pages/evaluate.py",
+    ]
 
 
 def test_reviewer_is_not_offered_export():
-    assert allowed_pages(who("reviewer"), ["pages/review.py", "pages/export.py"]) == [
-        "pages/review.py"
-    ]
+    offered = [p.stem for p in allowed_pages(who("reviewer"))]
+    assert "review" in offered and "export" not in offered
+
+
+def test_every_page_file_is_in_the_registry_and_every_entry_has_a_file():
+    on_disk = {f"pages/{path.name}" for path in (ROOT / "pages").glob("*.py")}
+    assert on_disk == {spec.path for spec in PAGES}
+    assert all(spec.permission in PERMISSIONS for spec in PAGES)
 
 
 # --- configuration ---------------------------------------------------------------------------

@@ -143,6 +143,58 @@ def test_unknown_technique_lists_known_ones(inbox, tmp_path):
     assert "lexicon" in result.stderr and "rules" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("lexicon.scael=2", "lexicon: unknown option 'scael'; its options are: scale, max_spans"),
+        ("lexicon.scale=abc", "lexicon.scale: Input should be a valid number"),
+        ("lexicon.scale=-1", "lexicon.scale: Input should be greater than 0"),
+        ("rules.timeout=1", "options given for rules, which is not among the techniques run"),
+        ("lexicon", "write it as TECHNIQUE.NAME=VALUE"),
+    ],
+)
+def test_a_bad_option_is_a_usage_error_naming_it(inbox, tmp_path, option, message):
+    _, taxonomy = inbox
+    db = tmp_path / "cli.db"
+    sift("create", "demo", "--taxonomy", str(taxonomy), db=db)
+    result = sift("classify", "demo", "-t", "lexicon", "-o", option, db=db, check=False)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_classify_help_lists_every_technique_and_its_options():
+    from core.techniques import BUILTIN_MODULES, get_technique
+
+    result = subprocess.run(
+        [sys.executable, "-m", "core", "classify", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    for name in BUILTIN_MODULES:  # not known_techniques(): other tests register plug-ins here
+        assert f"  {name}: " in result.stdout
+        for info in get_technique(name).Options.describe():
+            assert f"{info.name}=" in result.stdout
+    assert "temperature=float (default 0.05)" in result.stdout
+
+
+def test_building_the_parser_loads_no_technique_or_torch():
+    code = (
+        "import sys; from core.cli import build_parser; build_parser(); "
+        "from core.techniques import BUILTIN_MODULES; "
+        "print(sorted(m for m in sys.modules if m == 'torch' "
+        "or m.removeprefix('core.techniques.') in BUILTIN_MODULES))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_missing_project_is_a_clear_error(tmp_path):
     result = sift("stats", "nope", db=tmp_path / "cli.db", check=False)
     assert result.returncode == 2

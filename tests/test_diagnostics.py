@@ -5,14 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.diagnostics import (
+from core.documents import Document
+from core.engine import run_techniques
+from core.evaluation.diagnostics import (
     coverage_overlap_conflict,
     diagnose,
     diagnose_project,
     evidence_record,
 )
-from core.documents import Document
-from core.engine import run_techniques
 from core.store import Store
 from core.taxonomy import Keyword, Label, Taxonomy
 from core.techniques import create_technique

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import embedding_cache
 from core.documents import Document
-from core.embedding_cache import cached_encode, document_embeddings, peek
 from core.engine import run_techniques
 from core.learning.loop import learn
-from core.models import DEFAULT_EMBEDDING_MODEL, load_sentence_encoder
+from core.models import embedding_cache
+from core.models.catalog import DEFAULT_EMBEDDING_MODEL
+from core.models.embedding_cache import cached_encode, document_embeddings, peek
+from core.models.encoder import encode
+from core.models.loading import load_sentence_encoder
 from core.store import Store
 from core.taxonomy import Label, Taxonomy
 from core.techniques import create_technique
-from core.techniques.embeddings import encode
 
 pytestmark = pytest.mark.slow
 

@@ -6,13 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.models import load_sentence_encoder
+from core.models.encoder import encode
+from core.models.loading import load_sentence_encoder
 from core.taxonomy import Keyword, Label, Taxonomy
 from core.techniques.embeddings import (
     DEFAULT_TEMPLATES,
     Embeddings,
     calibrate_temperature,
-    encode,
     prototype_embeddings,
     prototype_text,
     similarities_to_probabilities,

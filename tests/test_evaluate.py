@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.evaluate import calibration, evaluate
+from core.evaluation.metrics import calibration, evaluate
 from core.techniques.base import TextResult
 
 LABELS = ["a", "b", "c"]

@@ -78,7 +78,7 @@ def test_reviewed_only(project):
 
 def test_csv_round_trips_and_neutralises(project):
     store, project, docs = project
-    data = render(build_rows(store, project.id, ExportOptions(include_scores=True)), "csv")
+    data = render(build_rows(store, project.id, ExportOptions(include_scores=True)), "csv").data
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     assert len(rows) == len(TEXTS)
     texts = {row["text"] for row in rows}
@@ -98,8 +98,8 @@ def test_csv_round_trips_and_neutralises(project):
 def test_jsonl_and_parquet_carry_the_same_rows(project):
     store, project, docs = project
     rows = build_rows(store, project.id)
-    jsonl = [json.loads(line) for line in render(rows, "jsonl").decode().splitlines()]
-    table = pq.read_table(io.BytesIO(render(rows, "parquet"))).to_pylist()
+    jsonl = [json.loads(line) for line in render(rows, "jsonl").data.decode().splitlines()]
+    table = pq.read_table(io.BytesIO(render(rows, "parquet").data)).to_pylist()
     assert [r["labels"] for r in jsonl] == [r["labels"] for r in rows]
     assert [r["labels"] for r in table] == [r["labels"] for r in rows]
     assert [r["text"] for r in table] == TEXTS  # no neutralising outside CSV
@@ -179,3 +179,20 @@ def test_machine_labels_follow_the_learned_thresholds_like_the_review_page(proje
         assert row["labels"] == list(table.suggested_labels(i))
         changed += row["labels"] != before[doc_id]
     assert changed  # a 0.0 threshold adds "shipping" wherever the lexicon voted
+
+
+def test_the_page_download_and_the_command_line_record_the_same_digest(project, tmp_path):
+    """One registry of formats and one way to fingerprint each: the Hugging Face folder the
+    command line writes and the zip the Export page offers are recorded with one sha256."""
+    import zipfile
+
+    from core.export import FORMATS, prepare_export
+
+    store, project_, _ = project
+    written = export_project(store, project_.id, "hf", tmp_path / "hf")
+    rows, rendered = prepare_export(store, project_.id, "hf")
+    assert rendered.sha256 == written.sha256 and len(rows) == written.n_rows
+    names = zipfile.ZipFile(io.BytesIO(rendered.data)).namelist()
+    assert "dataset/README.md" in names and "dataset/data/train.parquet" in names
+    assert [e["sha256"] for e in store.list_exports(project_.id)] == [written.sha256] * 2
+    assert FORMATS["hf"].folder and FORMATS["csv"].extension == "csv"

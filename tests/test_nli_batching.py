@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.models import load_model
-from core.nli import _MAX_PADDING, NliEngine, default_batch_tokens
+from core.models.batching import default_batch_tokens
+from core.models.loading import load_model
+from core.models.nli import _MAX_PADDING, NliEngine
 from tests.fixtures.tiny_models import CORPUS
 
 HYPOTHESES = ["This text is about money.", "This text is about computers and servers."]

@@ -133,7 +133,7 @@ def test_the_saved_settings_are_shown_again_after_visiting_another_page(store, p
 def test_a_missing_model_is_an_error_message_not_a_traceback(store, project, tmp_path):
     at = open_classify(project)
     at.multiselect(key="classify_techniques").set_value(["zero_shot"]).run()
-    at.text_input(key="classify_zero_shot_other").input(str(tmp_path / "no-such-model"))
+    at.text_input(key="classify_zero_shot_model_other").input(str(tmp_path / "no-such-model"))
     at.button(key="classify_run").click().run()
     job = wait_for_job(at)
     assert job.error and "ModelNotFoundError" in job.error
@@ -192,3 +192,48 @@ def test_an_invalid_option_is_refused_before_anything_runs(store, project):
     assert "Cannot start:" in texts(at, "error") and "template" in texts(at, "error")
     assert JOB not in at.session_state
     assert store.list_runs(project.id) == []
+
+
+# --- option forms, drawn from each technique's typed Options ----------------------------------
+
+
+def test_every_option_of_a_chosen_technique_has_a_field_drawn_from_its_schema(project):
+    from core.techniques import get_technique
+    from ui.technique_options_ui import FORM_KINDS, form_options, widget_key
+
+    at = open_classify(project)
+    names = ["rules", "lexicon", "embeddings", "zero_shot", "ner", "summarize"]
+    at.multiselect(key="classify_techniques").set_value(names).run()
+    assert not at.exception, at.exception
+    keys = {widget.key for widget in at.main if getattr(widget, "key", None)}
+    for name in names:
+        drawn = [info for info in form_options(name) if info.kind in FORM_KINDS]
+        assert drawn, name
+        for info in drawn:
+            assert widget_key(name, info.name) in keys, (name, info.name)
+        # runtime options are the page's shared controls, not per technique
+        for info in get_technique(name).Options.describe():
+            if info.runtime:
+                assert widget_key(name, info.name) not in keys
+
+
+def test_a_changed_option_reaches_the_technique_and_an_untouched_form_keeps_the_cli_key(
+    store, project
+):
+    from core.techniques.build import build_techniques
+
+    at = open_classify(project)
+    job = run(at, ["lexicon"])
+    assert job.error is None
+    default_key = build_techniques(
+        ["lexicon"], multi_label=False, options={}, device=None, precision=None
+    )[0].config_hash(store.load_taxonomy(project.id))
+    first = store.list_runs(project.id)[0]
+    assert first.config_hash == default_key  # the page's defaults are the CLI's
+
+    at.number_input(key="classify_lexicon_scale").set_value(2.5).run()
+    job = run(at, ["lexicon"])
+    assert job.error is None
+    latest = max(store.list_runs(project.id), key=lambda r: r.id)
+    assert latest.config["scale"] == 2.5
+    assert latest.config_hash != default_key

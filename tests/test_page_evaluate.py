@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.documents import Document
-from core.evaluate import evaluate_project
+from core.evaluation.metrics import evaluate_project
 from core.learning.loop import learn
 from tests.page_project import FIRST_BATCH, build_project
 from tests.rendered import as_shown
@@ -157,7 +157,7 @@ def table_with(at, column: str):
 
 
 def test_diagnostics_table_has_each_technique_as_core_computes_it(project):
-    from core.diagnostics import diagnose_project
+    from core.evaluation.diagnostics import diagnose_project
 
     review_first_batch(project)
     at = open_evaluate(project)

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.documents import Document
 from core.engine import run_techniques
-from core.monitor import drift, project_snapshot
+from core.evaluation.monitor import drift, project_snapshot
 from core.techniques import create_technique
 from tests.page_project import FIRST_BATCH, build_project
 

@@ -16,7 +16,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from core.cli import build_techniques, main  # noqa: E402
+from core.cli import main  # noqa: E402
 from core.documents import Document  # noqa: E402
 from core.engine import run_techniques  # noqa: E402
 from core.ingest import ingest_path  # noqa: E402
@@ -24,6 +24,7 @@ from core.store import Store  # noqa: E402
 from core.taxonomy import load_taxonomy, load_taxonomy_file  # noqa: E402
 from core.techniques import register  # noqa: E402
 from core.techniques.base import Technique, TextResult  # noqa: E402
+from core.techniques.build import build_techniques  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

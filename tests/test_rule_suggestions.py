@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.documents import Document
-from core.rule_suggestions import (
+from core.learning.rule_suggestions import (
     apply_suggestion,
     suggest_for_project,
     suggest_keywords,

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.models import load_model, load_sentence_encoder
-from core.summaries import (
+from core.models.loading import load_model, load_sentence_encoder
+from core.models.summaries import (
     Summary,
     abstractive_summaries,
     extractive_summaries,

@@ -67,7 +67,7 @@ EXTRA_CONTRACT_CASES: dict[str, tuple[str, Callable[[pytest.TempPathFactory], di
 def _random_linear_model():
     import numpy as np
 
-    from core.models import PACKAGED_MINILM
+    from core.models.catalog import PACKAGED_MINILM
     from core.techniques.supervised import LinearModel
 
     rng = np.random.default_rng(0)
@@ -260,7 +260,7 @@ texts_strategy = st.lists(
 )
 @given(taxonomy=small_taxonomies(), texts=st.lists(texts_strategy, min_size=1, max_size=4))
 def test_any_text_and_taxonomy_keep_the_contract(techniques, name, multi_label, taxonomy, texts):
-    from core.nli import NliModelError
+    from core.models.nli import NliModelError
 
     try:
         results = techniques(name, multi_label).predict(texts, taxonomy)

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from core.models import load_model
-from core.nli import NliEngine, NliModelError, aggregate_chunks, entailment_ids, nli_scores
+from core.models.loading import load_model
+from core.models.nli import NliEngine, NliModelError, aggregate_chunks, entailment_ids, nli_scores
 from core.taxonomy import Label, Taxonomy
 from core.techniques.zero_shot import DEFAULT_TEMPLATE, ZeroShot, ZeroShotConfigError
 from tests.fixtures.tiny_models import CORPUS, build_tiny_nli

@@ -35,7 +35,6 @@ from core.auth import (
     denial_message,
     load_auth_config,
     local_identity,
-    page_permission,
     verify_password,
 )
 from ui.markdown import md
@@ -182,7 +181,9 @@ def require_router() -> None:
 
 
 def require_current_page() -> Identity:
-    """Sign-in plus the running page's permission (core.auth.PAGE_PERMISSIONS)."""
+    """Sign-in plus the running page's permission (ui.pages)."""
+    from ui.pages import page_permission
+
     path = current_page_path()
     return require(page_permission(path) if path else "view")
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from core.cli import CliError, build_techniques
 from core.engine import CancelToken, Progress, RunOutcome, run_techniques
-from core.models import ModelLoadError
+from core.models.loading import ModelLoadError
 from core.techniques import UnknownTechniqueError
+from core.techniques.build import build_techniques
 from ui.markdown import md
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def start_from_choices(
             store=store,
             project_id=project_id,
         )
-    except (CliError, ValueError, UnknownTechniqueError, ModelLoadError) as error:
+    except (ValueError, UnknownTechniqueError, ModelLoadError) as error:
         st.session_state[START_ERROR] = f"Cannot start: {error}"
         return False
     start_job(store, project_id, techniques, batch_size=batch_size)

@@ -1,10 +1,10 @@
 """The Evaluate page's diagnostics blocks: which technique to trust, which rules to fix, which
 keywords to add.
 
-Thin over `core.diagnostics` (Snorkel-style coverage/overlap/conflict, accuracy, calibration,
-the track record of each pattern and keyword) and `core.rule_suggestions`. User text (labels,
-patterns, keywords, documents) is only shown through dataframes and `st.text`, never as
-markdown or HTML.
+Thin over `core.evaluation.diagnostics` (Snorkel-style coverage/overlap/conflict, accuracy,
+calibration, the track record of each pattern and keyword) and
+`core.learning.rule_suggestions`. User text (labels, patterns, keywords, documents) is only
+shown through dataframes and `st.text`, never as markdown or HTML.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.diagnostics import ProjectDiagnostics, diagnose_project
-from core.rule_suggestions import apply_suggestion, suggest_for_project
+from core.evaluation.diagnostics import ProjectDiagnostics, diagnose_project
+from core.learning.rule_suggestions import apply_suggestion, suggest_for_project
 from core.store import StoreError
 from core.taxonomy import TaxonomyError
 from ui.markdown import md

@@ -1,7 +1,7 @@
 """Keeping the learned configuration fresh while people review: the background refresh.
 
 After every saved review (and undo) the Review page calls `schedule_refresh`;
-`core.learning.loop` decides whether enough labels changed (max(5, 10%) since the last
+`core.learning.loop` decides whether enough labels changed (max(3, 10%) since the last
 judged candidate) and, if so, runs the one learning path on one worker thread shared by the
 whole server: train a candidate, judge it out of fold, adopt it or keep the current version
 and record why. The reviewer never waits: the queue's next batch uses whatever is current.

@@ -12,6 +12,11 @@ The documents go through core.ingest exactly as an upload of that CSV would.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 from importlib import resources
 
 from core.ingest import IngestOptions, ingest_bytes
@@ -31,7 +36,7 @@ def example_bytes(filename: str) -> bytes:
     return resources.files(__package__).joinpath(filename).read_bytes()
 
 
-def create_example_project(store, name: str = EXAMPLE_NAME, *, by: str = ""):
+def create_example_project(store: SiftStore, name: str = EXAMPLE_NAME, *, by: str = ""):
     """The example project called `name`: opened if it exists, else created and filled.
 
     Creation saves the taxonomy and imports the documents; if either step fails

@@ -49,16 +49,16 @@ def choose_columns(
     if options.text_column is not None:
         text_column, note = resolve_column(options.text_column, columns, source, "text")
         return text_column, id_column, label_column, notes + note
-    text_column = _guess_text_column(columns, rows, {id_column, label_column}, is_text)
-    if text_column is None:
+    guessed = _guess_text_column(columns, rows, {id_column, label_column}, is_text)
+    if guessed is None:
         raise IngestError(
             source,
             "could not tell which column holds the text (none is called "
             f"{' / '.join(GUESSED_TEXT_COLUMNS)}); choose the text column from: "
             f"{format_columns(columns)}",
         )
-    notes.append(f"text column guessed: {text_column!r}")
-    return text_column, id_column, label_column, notes
+    notes.append(f"text column guessed: {guessed!r}")
+    return guessed, id_column, label_column, notes
 
 
 def _guess_text_column(

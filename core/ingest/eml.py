@@ -10,6 +10,7 @@ import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from typing import cast
 
 from bs4 import BeautifulSoup, NavigableString
 
@@ -127,7 +128,9 @@ def _body_text(message: EmailMessage) -> tuple[str, str | None]:
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError):  # unknown or lying charset
-        content = decode_with_fallback(part.get_payload(decode=True) or b"", charset)
+        # decode=True gives a non-multipart part's body as bytes (None when it has none)
+        payload = cast(bytes | None, part.get_payload(decode=True))
+        content = decode_with_fallback(payload or b"", charset)
     if part.get_content_subtype() == "html":
         content = html_to_text(content)
     return content, charset or "us-ascii"

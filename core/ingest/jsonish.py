@@ -50,12 +50,12 @@ def parse_json_text(text: str, source: str, limits: IngestLimits, line: int | No
         reason = f"is not valid JSON ({e.msg}); fix the syntax there"
         raise IngestError(source, reason, where) from None
     except _HugeInteger as e:
-        where = f"line {line}" if line else _huge_integer_line(text)
+        location = f"line {line}" if line else _huge_integer_line(text)
         raise IngestError(
             source,
             f"has an integer with {e.digits:,} digits, more than the "
             f"{sys.get_int_max_str_digits():,} allowed; write it as a string (in quotes)",
-            where,
+            location,
         ) from None
     except RecursionError:
         raise _too_deep(source, limits, line) from None
@@ -149,6 +149,9 @@ def _records_from_items(
         if isinstance(value, str):
             records.append(Record(value, location=location))
             continue
+        # checked above: every item is an object or a string, so `objects` is not empty and
+        # the columns were chosen
+        assert isinstance(value, dict) and text_col is not None
         records.append(
             Record(
                 _text_field(value, text_col, source, location),

@@ -130,7 +130,7 @@ def sniff_delimiter(text: str) -> str:
     if sniffed and sniffed in CANDIDATE_DELIMITERS and sniffed in first_line:
         return sniffed
     counts = {d: first_line.count(d) for d in CANDIDATE_DELIMITERS}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return best if counts[best] else ","
 
 

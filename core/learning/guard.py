@@ -1,7 +1,7 @@
 """The guard: a learned candidate replaces what a project shows only if it is no worse.
 
 Three configurations are scored on the same reviewed documents, every one out of sample,
-document by document (`core.evaluate.suggestion_scores`: accuracy and macro-F1 of the
+document by document (`core.evaluation.metrics.suggestion_scores`: accuracy and macro-F1 of the
 suggestions):
 
 - the candidate, cross-fitted: each document's row comes from the fold that did not see
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.evaluate import Scores, suggestion_scores
+from core.evaluation.metrics import Scores, suggestion_scores
 
 TOLERANCE = 0.01
 Z = 1.0

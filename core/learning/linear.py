@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from scipy.optimize import minimize
@@ -65,7 +66,7 @@ def label_prior(
     precision: str = "fp32",
 ) -> LabelPrior:
     """The embeddings technique's zero-shot classifier (its default options), as weights."""
-    from core.models import DEFAULT_EMBEDDING_MODEL
+    from core.models.catalog import DEFAULT_EMBEDDING_MODEL
     from core.techniques.embeddings import Embeddings
 
     technique = Embeddings(
@@ -74,9 +75,9 @@ def label_prior(
         device=device,
         precision=precision,
     )
-    temperature = technique.options["temperature"]
+    temperature = technique.options.temperature
     vectors = np.asarray(technique.label_vectors(taxonomy), dtype=np.float64)
-    intercept = np.full(len(taxonomy), -technique.options["threshold"] / temperature)
+    intercept = np.full(len(taxonomy), -technique.options.threshold / temperature)
     return LabelPrior(
         classes=tuple(taxonomy.names),
         coef=vectors / temperature,
@@ -209,6 +210,14 @@ def fit_weights_with_prior(
             begin,
         )
     return coef, intercept
+
+
+@overload
+def sample_rows(rows: np.ndarray, limit: int, seed: int = 0) -> np.ndarray: ...
+@overload
+def sample_rows(rows: None, limit: int, seed: int = 0) -> None: ...
+@overload
+def sample_rows(rows: np.ndarray | None, limit: int, seed: int = 0) -> np.ndarray | None: ...
 
 
 def sample_rows(rows: np.ndarray | None, limit: int, seed: int = 0) -> np.ndarray | None:

@@ -17,12 +17,17 @@ bench all run:
    project's new version (with its out-of-fold rows, for honest Evaluate figures);
    refused: a rejected version records why, and the project keeps what it had.
 
-`RefreshPolicy` says when to run it again: after max(5, 10%) label changes (accepts,
+`RefreshPolicy` says when to run it again: after max(3, 10%) label changes (accepts,
 corrections, undos) since the last judged candidate; `maybe_refresh` runs it on an
 executor so no reviewer waits.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
 
 import logging
 import math
@@ -33,16 +38,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from core.evaluate import Scores
+from core.evaluation.metrics import Scores
 from core.learning.guard import Rows, judge
 from core.learning.linear import (
     MAX_POOL,
+    FittedLinear,
     NotEnoughReviews,
     fit_linear_model,
     label_prior,
     sample_rows,
 )
-from core.learning.stacking import cross_fit, shift_weights
+from core.learning.stacking import CrossFitted, cross_fit, shift_weights
 from core.learning.trained import current_supervised_model, save_supervised_model
 from core.learning.versions import (
     OutOfFold,
@@ -58,7 +64,6 @@ from core.predictions import (
     combine_arrays,
     decide,
     load_predictions,
-    project_settings,
 )
 
 log = logging.getLogger(__name__)
@@ -105,7 +110,7 @@ class ReviewedRows:
     positions: np.ndarray  # (n,) rows of the prediction table
 
 
-def reviewed_rows(store, project_id: int, table: PredictionTable) -> ReviewedRows:
+def reviewed_rows(store: SiftStore, project_id: int, table: PredictionTable) -> ReviewedRows:
     """Current reviews with at least one label of the taxonomy (single-label: the first)."""
     index = {name: j for j, name in enumerate(table.labels)}
     reviews = store.current_reviews(project_id)
@@ -142,7 +147,7 @@ def baseline_rows(table: PredictionTable, positions: np.ndarray):
     return mixed, covered, suggested
 
 
-def current_rows(store, project_id: int, table: PredictionTable, document_ids, version):
+def current_rows(store: SiftStore, project_id: int, table: PredictionTable, document_ids, version):
     """What the current configuration says about these reviewed documents, out of sample:
     the out-of-fold rows stored with it where it learned from the document, its live
     suggestion elsewhere (it never saw those labels). -> (probabilities, suggested), the
@@ -153,7 +158,9 @@ def current_rows(store, project_id: int, table: PredictionTable, document_ids, v
         mixed, _, decided = baseline_rows(table, positions)
         return mixed, decided
     held_out = out_of_fold(store, project_id, version)
-    columns = None if held_out is None else held_out.columns_for(table.labels)
+    if held_out is None:
+        return None
+    columns = held_out.columns_for(table.labels)
     if columns is None:
         return None
     probabilities = table.ensemble[positions].copy()
@@ -193,19 +200,72 @@ def population_weights(table, stack, present, names, pool, model, unlabelled) ->
     return shift_weights(reviewed.max(axis=1), population.max(axis=1))
 
 
-def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
+@dataclass(frozen=True)
+class Candidate:
+    """A supervised model and the ensemble's combination, fitted and cross-fitted."""
+
+    fitted: FittedLinear  # the supervised model, and its out-of-fold probabilities
+    crossed: CrossFitted  # the combination, and the ensemble's out-of-fold rows
+    names: list[str]  # the stack's techniques: those that learn nothing, then supervised
+
+
+def train_candidate(
+    store: SiftStore,
+    project_id: int,
+    table: PredictionTable,
+    reviewed: ReviewedRows,
+    folds,
+    version,
+) -> Candidate:
+    """Steps 2 and 3: the supervised model, then the combination on out-of-sample rows."""
+    from core.models.catalog import DEFAULT_EMBEDDING_MODEL
+    from core.models.embedding_cache import document_embeddings
+
+    features = document_embeddings(store, project_id, reviewed.document_ids)
+    pool = unreviewed_pool(table, reviewed.document_ids)
+    unlabelled = document_embeddings(store, project_id, pool) if pool else None
+    fitted = fit_linear_model(
+        features,
+        reviewed.labels,
+        multi_label=table.multi_label,
+        embedding_model=DEFAULT_EMBEDDING_MODEL,
+        prior=label_prior(store.load_taxonomy(project_id), multi_label=table.multi_label),
+        unlabelled=unlabelled,
+        folds=folds,
+        start=current_supervised_model(store, project_id, version),
+    )
+    base = [name for name in table.techniques if name not in LEARNED]
+    base_scores, base_present = table.technique_rows(base)
+    names = [*base, SUPERVISED]
+    # learn() calls this with MIN_REVIEWS or more reviews, so `folds` is never empty and
+    # fit_linear_model cross-fitted
+    assert fitted.out_of_fold is not None
+    stack = np.concatenate([base_scores[:, reviewed.positions], fitted.out_of_fold[None]], axis=0)
+    present = np.concatenate(
+        [base_present[:, reviewed.positions], np.ones((1, len(reviewed.targets)), dtype=bool)],
+        axis=0,
+    )
+    crossed = cross_fit(
+        stack,
+        present,
+        names,
+        reviewed.targets,
+        table.labels,
+        folds,
+        multi_label=table.multi_label,
+        threshold=table.threshold,
+        sample_weights=population_weights(
+            table, stack, present, names, pool, fitted.model, unlabelled
+        ),
+    )
+    return Candidate(fitted=fitted, crossed=crossed, names=names)
+
+
+def learn(store: SiftStore, project_id: int, *, by: str = "system") -> LearnOutcome:
     """Train a candidate from the current reviews, judge it, adopt it or say why not.
 
     Blocking (seconds to a minute); see `maybe_refresh` for the background form.
     """
-    from core.embedding_cache import document_embeddings
-    from core.engine import run_techniques
-    from core.models import DEFAULT_EMBEDDING_MODEL
-    from core.techniques import create_technique
-
-    settings = project_settings(store.get_project(project_id))
-    multi_label, threshold = bool(settings["multi_label"]), float(settings["threshold"])
-    taxonomy = store.load_taxonomy(project_id)
     watermark = store.review_watermark(project_id)
     table = load_predictions(store, project_id)
     reviewed = reviewed_rows(store, project_id, table)
@@ -216,78 +276,41 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
             "needed before Sift learns from them"
         )
         return outcome
-    targets = reviewed.targets
-    folds = folds_for(targets, multi_label)
-
-    # 2. the candidate supervised model, fitted and cross-fitted
-    features = document_embeddings(store, project_id, reviewed.document_ids)
-    pool = unreviewed_pool(table, reviewed.document_ids)
-    unlabelled = document_embeddings(store, project_id, pool) if pool else None
-    current_version = store.current_model_version(project_id)
-    fitted = fit_linear_model(
-        features,
-        reviewed.labels,
-        multi_label=multi_label,
-        embedding_model=DEFAULT_EMBEDDING_MODEL,
-        prior=label_prior(taxonomy, multi_label=multi_label),
-        unlabelled=unlabelled,
-        folds=folds,
-        start=current_supervised_model(store, project_id, current_version),
-    )
-
-    # 3. the combination, cross-fitted on out-of-sample rows only
-    base = [name for name in table.techniques if name not in LEARNED]
-    base_scores, base_present = table.technique_rows(base)
-    names = [*base, SUPERVISED]
-    stack = np.concatenate([base_scores[:, reviewed.positions], fitted.out_of_fold[None]], axis=0)
-    present = np.concatenate(
-        [base_present[:, reviewed.positions], np.ones((1, len(targets)), dtype=bool)], axis=0
-    )
-    crossed = cross_fit(
-        stack,
-        present,
-        names,
-        targets,
-        table.labels,
-        folds,
-        multi_label=multi_label,
-        threshold=threshold,
-        sample_weights=population_weights(
-            table, stack, present, names, pool, fitted.model, unlabelled
-        ),
-    )
+    folds = folds_for(reviewed.targets, table.multi_label)
+    version = store.current_model_version(project_id)
+    candidate = train_candidate(store, project_id, table, reviewed, folds, version)
+    crossed = candidate.crossed
 
     # 4. the guard: the candidate against zero reviews and against what the project shows
     # now, each out of sample on every reviewed document
-    truth = targets.astype(bool)
-    candidate = Rows(crossed.suggested, crossed.probabilities)
+    truth = reviewed.targets.astype(bool)
+    mine = Rows(crossed.suggested, crossed.probabilities)
     mixed, _, decided = baseline_rows(table, reviewed.positions)
     baseline = Rows(decided, mixed)
-    version = current_version
     shown_now = current_rows(store, project_id, table, reviewed.document_ids, version)
     # A version learned under other labels cannot be measured out of sample: the baseline
     # stands in for it (the candidate must still beat what zero reviews would show).
     current = baseline if shown_now is None else Rows(shown_now[1], shown_now[0])
     pinned = store.pinned_model_version(project_id)
     verdict = judge(
-        candidate,
+        mine,
         current,
         baseline,
         truth,
-        multi_label=multi_label,
+        multi_label=table.multi_label,
         current_name=f"v{version.id}" if version else "the zero-review baseline",
         pinned=f"v{pinned}" if pinned is not None else None,
     )
     outcome.adopted, outcome.reason = verdict.adopt, verdict.reason
     outcome.scores = {
-        name: rows.scores(truth, multi_label)
-        for name, rows in (("candidate", candidate), ("current", current), ("baseline", baseline))
+        name: rows.scores(truth, table.multi_label)
+        for name, rows in (("candidate", mine), ("current", current), ("baseline", baseline))
     }
     config = {
         "combination": crossed.combination.to_json(),
         "calibrated": crossed.calibrated,
-        "techniques": names,
-        "base_cache_keys": {name: table.cache_keys[name] for name in base},
+        "techniques": candidate.names,
+        "base_cache_keys": {name: table.cache_keys[name] for name in candidate.names[:-1]},
         "review_watermark": watermark,
     }
     config["changes"] = describe_change(version, config, outcome.n_reviews)
@@ -296,8 +319,10 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
         "current_version": version.id if version else None,
         "folds": len(folds),
     }
-    if not verdict.adopt:
-        rejected = store.save_model_version(
+    if verdict.adopt:
+        adopt(store, project_id, table, reviewed, candidate, config, metrics, outcome, by=by)
+    else:
+        outcome.version_id = store.save_model_version(
             project_id,
             status="rejected",
             config=config,
@@ -305,11 +330,19 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
             reason=verdict.reason,
             n_reviews=outcome.n_reviews,
             by=by,
-        )
-        outcome.version_id = rejected.id
-        return outcome
+        ).id
+    return outcome
 
-    # 5. adopt: store the model, score every document with it, record the version
+
+def adopt(
+    store: SiftStore, project_id, table, reviewed, candidate, config, metrics, outcome, *, by
+) -> None:
+    """Step 5: store the model, score every document with it, record the version with its
+    out-of-fold rows, drop the supervised predictions no version needs any more."""
+    from core.engine import run_techniques
+    from core.techniques import create_technique
+
+    fitted, crossed = candidate.fitted, candidate.crossed
     model_id = save_supervised_model(
         store,
         project_id,
@@ -320,7 +353,7 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
         },
         n_reviews=outcome.n_reviews,
     )
-    technique = create_technique(SUPERVISED, multi_label=multi_label, trained=fitted.model)
+    technique = create_technique(SUPERVISED, multi_label=table.multi_label, trained=fitted.model)
     (run,) = run_techniques(store, project_id, [technique])
     if run.status != "finished":
         raise RuntimeError(f"scoring the documents with the new model {run.status}: {run.error}")
@@ -334,7 +367,7 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
         suggested=crossed.suggested,
         supervised=fitted.out_of_fold,
     )
-    adopted = store.save_model_version(
+    outcome.version_id = store.save_model_version(
         project_id,
         status="adopted",
         config={
@@ -343,14 +376,12 @@ def learn(store, project_id: int, *, by: str = "system") -> LearnOutcome:
             "supervised_model_id": model_id,
         },
         metrics=metrics,
-        reason=verdict.reason,
+        reason=outcome.reason,
         n_reviews=outcome.n_reviews,
         blob=held_out.to_bytes(),
         by=by,
-    )
-    outcome.version_id = adopted.id
+    ).id
     outcome.pruned = keep_learned_predictions(store, project_id)
-    return outcome
 
 
 # --- when to learn again ---------------------------------------------------------------------
@@ -389,7 +420,9 @@ class LearningState:
         return self.changes >= self.needed
 
 
-def learning_state(store, project_id: int, policy: RefreshPolicy = DEFAULT_POLICY) -> LearningState:
+def learning_state(
+    store: SiftStore, project_id: int, policy: RefreshPolicy = DEFAULT_POLICY
+) -> LearningState:
     last = store.latest_model_version(project_id)
     since = 0 if last is None else int(last.config.get("review_watermark", 0))
     return LearningState(
@@ -401,7 +434,7 @@ def learning_state(store, project_id: int, policy: RefreshPolicy = DEFAULT_POLIC
     )
 
 
-def refresh_due(store, project_id: int, policy: RefreshPolicy = DEFAULT_POLICY) -> bool:
+def refresh_due(store: SiftStore, project_id: int, policy: RefreshPolicy = DEFAULT_POLICY) -> bool:
     return learning_state(store, project_id, policy).due
 
 
@@ -410,7 +443,7 @@ _IN_FLIGHT: dict[tuple[str, int], Future] = {}
 _IN_FLIGHT_LOCK = threading.Lock()
 
 
-def refresh_in_flight(store, project_id: int) -> bool:
+def refresh_in_flight(store: SiftStore, project_id: int) -> bool:
     """Whether a `maybe_refresh` of this project is running (or queued) in this process."""
     with _IN_FLIGHT_LOCK:
         running = _IN_FLIGHT.get((str(store.path), project_id))
@@ -418,7 +451,7 @@ def refresh_in_flight(store, project_id: int) -> bool:
 
 
 def maybe_refresh(
-    store, project_id: int, executor: Executor, *, policy: RefreshPolicy = DEFAULT_POLICY
+    store: SiftStore, project_id: int, executor: Executor, *, policy: RefreshPolicy = DEFAULT_POLICY
 ) -> Future | None:
     """Start `learn` on `executor` when `policy` says it is due; returns at once.
 

@@ -241,7 +241,7 @@ def cross_fit(
     and without the temperature; the better of the two out of fold (accuracy + macro-F1,
     then log-loss, both weighted; a tie keeps T = 1) is refitted on every row.
     `sample_weights` (n,): see `shift_weights`."""
-    from core.evaluate import suggestion_scores
+    from core.evaluation.metrics import suggestion_scores
 
     n, n_labels = targets.shape
     truth = targets.astype(bool)

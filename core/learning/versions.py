@@ -16,6 +16,11 @@ them from its stored weights (the engine's cache answers when they are still the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 import io
 from dataclasses import dataclass
 
@@ -83,7 +88,7 @@ class OutOfFold:
         return np.array([own[name] for name in labels], dtype=np.int64)
 
 
-def out_of_fold(store, project_id: int, version) -> OutOfFold | None:
+def out_of_fold(store: SiftStore, project_id: int, version) -> OutOfFold | None:
     """The out-of-fold rows of a version (None for a version without them)."""
     if version is None:
         return None
@@ -121,7 +126,7 @@ def describe_change(previous, config: dict, n_reviews: int) -> str:
     return "; ".join(parts)
 
 
-def ensure_scored(store, project_id: int, version) -> int:
+def ensure_scored(store: SiftStore, project_id: int, version) -> int:
     """Make sure the version's supervised predictions are stored (recomputed from its stored
     model if they were pruned); returns how many documents were computed."""
     from core.engine import run_techniques
@@ -141,10 +146,10 @@ def ensure_scored(store, project_id: int, version) -> int:
     return run.n_computed
 
 
-def keep_learned_predictions(store, project_id: int) -> int:
+def keep_learned_predictions(store: SiftStore, project_id: int) -> int:
     """Delete supervised predictions no version needs now (the current one's and the newest
     adopted one's are kept, so unpinning is instant); returns how many rows went."""
-    keep = set()
+    keep: set[str] = set()
     for version in (
         store.current_model_version(project_id),
         store.latest_model_version(project_id, adopted_only=True),
@@ -154,7 +159,7 @@ def keep_learned_predictions(store, project_id: int) -> int:
     return store.prune_predictions(project_id, SUPERVISED, keep_cache_keys=sorted(keep))
 
 
-def pin(store, project_id: int, version_id: int | None, *, by: str = "") -> None:
+def pin(store: SiftStore, project_id: int, version_id: int | None, *, by: str = "") -> None:
     """Freeze the project on an adopted version (None: unpin); its predictions are restored
     first, so suggestions never point at missing predictions."""
     if version_id is not None:
@@ -168,7 +173,7 @@ def pin(store, project_id: int, version_id: int | None, *, by: str = "") -> None
     keep_learned_predictions(store, project_id)
 
 
-def rollback(store, project_id: int, version_id: int, *, by: str = ""):
+def rollback(store: SiftStore, project_id: int, version_id: int, *, by: str = ""):
     """Adopt an older version's configuration again, as a new version; the loop may replace
     it after later label changes, as any version. Returns the new version. A pin is lifted."""
     old = store.get_model_version(project_id, version_id)
@@ -201,7 +206,7 @@ def rollback(store, project_id: int, version_id: int, *, by: str = ""):
     return version
 
 
-def history(store, project_id: int) -> list[dict]:
+def history(store: SiftStore, project_id: int) -> list[dict]:
     """Every judged configuration, oldest first, as plain rows (Evaluate, `versions` CLI):
     {"id", "created_at", "status", "n_reviews", "reason", "by", "current", "pinned",
     "candidate"|"previous"|"baseline": out-of-fold scores or None, "weights", "temperature",

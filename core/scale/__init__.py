@@ -7,13 +7,12 @@
 Modules: inputs (files or a project -> documents, parsed as a local import), layout (the
 output folder: Parquet per input, `_run.json`, fingerprints, atomic writes), actor (the Ray
 Data actor: builds the techniques once, predicts batches), ray_job (the driver: what is left
-to do, running it, collecting and writing), importer (output folder -> a project's store),
-commands (the CLI adapters). Ray itself is imported only when a job runs.
+to do, running it, collecting and writing), importer (output folder -> a project's store).
+The command-line side lives in core.cli.ray. Ray itself is imported only when a job runs.
 """
 
 from __future__ import annotations
 
-from core.scale.commands import classify_with_ray, import_predictions_command
 from core.scale.importer import ImportMismatchError, ImportReport, import_predictions
 from core.scale.layout import MANIFEST_NAME, OutputFolderError
 from core.scale.ray_job import RayJob, RayReport, run_ray_job
@@ -25,8 +24,6 @@ __all__ = [
     "OutputFolderError",
     "RayJob",
     "RayReport",
-    "classify_with_ray",
     "import_predictions",
-    "import_predictions_command",
     "run_ray_job",
 ]

@@ -1,8 +1,8 @@
 """The Ray Data actor: the local techniques, built once per worker, applied to batches.
 
 No technique logic lives here. The actor builds its techniques with the same
-`core.cli.build_techniques` the local command uses, checks that each one's cache key equals
-the driver's (same config, taxonomy and model weights on this worker), then calls
+`core.techniques.build.build_techniques` the local command uses, checks that each one's cache
+key equals the driver's (same config, taxonomy and model weights on this worker), then calls
 `technique.predict(texts, taxonomy)` per batch and serialises the results as the store does.
 
 A batch whose technique raises is not fatal to the run: its rows come back with `error` set
@@ -58,9 +58,9 @@ class TechniqueActor:
         expected_cache_keys: dict[str, str],
         plugin_modules: tuple[str, ...] = (),
     ) -> None:
-        from core.cli import build_techniques
-        from core.engine import cache_key
+        from core.engine import technique_cache_key
         from core.taxonomy import Taxonomy
+        from core.techniques.build import build_techniques
 
         # Plug-in techniques register themselves when their module is imported.
         for module in plugin_modules:
@@ -73,14 +73,17 @@ class TechniqueActor:
         self.model_info = {}
         for technique in self.techniques:
             info = technique.model_info()  # loads the model, once per actor
-            key = cache_key(technique.config_hash(self.taxonomy), info.revision)
+            key = technique_cache_key(technique.config_hash(self.taxonomy), info)
             expected = expected_cache_keys[technique.name]
             if key != expected:
                 raise WorkerMismatchError(
                     f"worker {self.host}: technique {technique.name!r} has cache key {key} "
-                    f"(model {info.model_id!r} revision {info.revision!r}) but the driver "
-                    f"computed {expected}; the worker has different model files or Sift "
-                    "code. Install the same model and Sift version on every node."
+                    f"(model {info.model_id!r} revision {info.revision!r}, {info.dtype or 'no'}"
+                    f" dtype on {info.device}) but the driver computed {expected}; the worker "
+                    "has different model files, Sift code, or runs another precision (with "
+                    "--precision auto a GPU worker runs bf16 while a CPU driver expects fp32: "
+                    "pass --precision explicitly). Install the same model and Sift version on "
+                    "every node."
                 )
             self.model_info[technique.name] = info
 
@@ -88,15 +91,15 @@ class TechniqueActor:
         """DataFrame (_file, _batch, document_id, text) -> one row per document and technique."""
         import pandas as pd
 
+        from core.engine import predict_batch
+
         texts = batch["text"].tolist()
         rows: dict[str, list] = {column: [] for column in RESULT_COLUMNS}
         for technique in self.techniques:
             info = self.model_info[technique.name]
             started = time.perf_counter()
             try:
-                results = technique.predict(texts, self.taxonomy)
-                if len(results) != len(texts):
-                    raise RuntimeError(f"returned {len(results)} results for {len(texts)} texts")
+                results = predict_batch(technique, texts, self.taxonomy)
                 encoded = [_encode(result) for result in results]
                 error = None
             except Exception as exc:  # reported per file and batch by the driver

@@ -14,6 +14,11 @@ options and taxonomy is answered from the cache.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,7 +55,7 @@ class ImportReport:
 
 
 def import_predictions(
-    store,
+    store: SiftStore,
     project,
     folder: str | Path,
     *,
@@ -133,7 +138,7 @@ def import_predictions(
     return report
 
 
-def _match_project(store, project, manifest: dict) -> None:
+def _match_project(store: SiftStore, project, manifest: dict) -> None:
     """The project's taxonomy and mode must be the run's (they are part of every cache key)."""
     from core.predictions import project_settings
 
@@ -196,7 +201,9 @@ def _read_checked(path: Path, specs: dict) -> dict[str, list]:
     return columns
 
 
-def _add_documents(store, project, columns: dict, footer: dict, known: set[str], by: str) -> int:
+def _add_documents(
+    store: SiftStore, project, columns: dict, footer: dict, known: set[str], by: str
+) -> int:
     """Add the file's documents when any is new to the project, as one import of its input."""
     first: dict[str, int] = {}  # document id -> its first row
     for row, doc_id in enumerate(columns["document_id"]):
@@ -229,7 +236,7 @@ def _add_documents(store, project, columns: dict, footer: dict, known: set[str],
     return summary.n_added
 
 
-def _write_predictions(store, project, run_id: int, spec: dict, columns: dict):
+def _write_predictions(store: SiftStore, project, run_id: int, spec: dict, columns: dict):
     """-> (new predictions, ones already stored, compute seconds spent on them on Ray)."""
     name = spec["name"]
     rows = [i for i, technique in enumerate(columns["technique"]) if technique == name]

@@ -155,6 +155,7 @@ def _read_parquet(source: InputSource, options: IngestOptions) -> InputBatch:
     import pyarrow.parquet as pq
 
     path = source.path
+    assert path is not None  # read_source sends only file sources (with a path) here
     name = source.name
     check_file_size(path.stat().st_size, name, options.limits)
     try:
@@ -202,21 +203,13 @@ def _read_project_slice(source: InputSource, store, project_id: int | None) -> I
     if store is None or project_id is None:
         raise ValueError("reading a project's documents needs the store and the project id")
     ids = list(source.document_ids)
-    documents = []
+    documents: list[Document] = []
     chunk = 5000  # bounded memory per store call
     for start in range(0, len(ids), chunk):
-        for stored in store.get_documents(project_id, ids[start : start + chunk]):
-            documents.append(
-                Document(
-                    text=stored.text,
-                    id=stored.id,
-                    source=stored.source,
-                    location=stored.location,
-                    external_id=stored.external_id,
-                    gold_labels=tuple(stored.gold_labels),
-                    meta=dict(stored.meta or {}),
-                )
-            )
+        documents.extend(
+            stored.to_document()
+            for stored in store.get_documents(project_id, ids[start : start + chunk])
+        )
     documents.sort(key=lambda doc: doc.id)
     return InputBatch(
         source=source,

@@ -39,7 +39,7 @@ COLUMNS: dict[str, str] = {
     "gold_labels": "string",  # JSON list
     "meta": "string",  # JSON object
     "technique": "string",
-    "cache_key": "string",  # core.engine.cache_key(config_hash, model_revision)
+    "cache_key": "string",  # core.engine.technique_cache_key(config_hash, model info)
     "config_hash": "string",
     "model_id": "string",
     "model_revision": "string",

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.ingest import IngestError, IngestOptions
 from core.scale.actor import BATCH_COLUMN, FILE_COLUMN, TechniqueActor
@@ -52,6 +52,9 @@ from core.scale.layout import (
     write_output,
 )
 from core.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # Environment variables the workers need to behave like the driver (offline model loading).
 FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM")
@@ -103,7 +106,7 @@ def run_ray_job(
     echo: Callable[[str], None] | None = None,
 ) -> RayReport:
     """Classify the job's inputs (or the project's documents) on Ray; see the module docstring."""
-    from core.cli import build_techniques
+    from core.techniques.build import build_techniques
 
     started_at, clock = utc_now(), time.perf_counter()
     _check_job(job, project)
@@ -203,7 +206,7 @@ def run_ray_job(
 
 def technique_spec(technique, taxonomy: Taxonomy) -> TechniqueSpec:
     """The identity of a technique's predictions, computed as core.engine computes it."""
-    from core.engine import cache_key
+    from core.engine import technique_cache_key
 
     config_hash = technique.config_hash(taxonomy)
     info = technique.model_info()  # may load the model: its revision is part of the key
@@ -211,7 +214,7 @@ def technique_spec(technique, taxonomy: Taxonomy) -> TechniqueSpec:
         name=technique.name,
         config=technique.config(),
         config_hash=config_hash,
-        cache_key=cache_key(config_hash, info.revision),
+        cache_key=technique_cache_key(config_hash, info),
         model_id=info.model_id,
         model_revision=info.revision,
     )
@@ -341,6 +344,10 @@ def _code_dirs(plugins: Sequence[str]) -> list[str]:
     dirs = [str(Path(core.__file__).parent)]
     for module in plugins:
         package = sys.modules[module.split(".")[0]]
+        if package.__file__ is None:  # a namespace package: no single folder to ship
+            raise ValueError(
+                f"plug-in {module!r} is in a namespace package; give it an __init__.py"
+            )
         folder = Path(package.__file__)
         folder = folder.parent if folder.name == "__init__.py" else folder
         if str(folder) not in dirs:
@@ -426,7 +433,7 @@ class _Collector:
         self.received = [0] * len(batches)
         self.done: set[int] = set()
         self.total_documents = sum(len(batch.documents) for batch, _, _ in batches)
-        self.bar = None
+        self.bar: tqdm | None = None  # _run_on_ray's progress bar while it collects
 
     def add(self, frame, say) -> None:
         for file_index, part in frame.groupby(FILE_COLUMN, sort=False):
@@ -577,7 +584,7 @@ _OUTPUT_FIELDS = (
 class _Manifest:
     """`_run.json`: the run's settings, every finished output's input, failures and counts."""
 
-    def __init__(self, output, previous, job, specs, run_fp, ingest, started_at, sources):
+    def __init__(self, output, previous, job, specs, run_fp, ingest, started_at, sources) -> None:
         self.path = Path(output) / MANIFEST_NAME
         self.output = Path(output)
         self.job = job

@@ -15,6 +15,7 @@ from core.store.errors import (
     RunNotFound,
     StoreError,
 )
+from core.store.protocol import SiftStore
 from core.store.records import (
     UNSET,
     ImportRecord,
@@ -44,8 +45,14 @@ __all__ = [
     "ReviewConflict",
     "RunNotFound",
     "RunRecord",
+    "SiftStore",
     "Store",
     "StoreError",
     "StoredDocument",
     "TrainedModel",
 ]
+
+
+def _meets_the_protocol(store: Store) -> SiftStore:
+    """Never called: mypy (CI) checks here that Store offers everything SiftStore promises."""
+    return store

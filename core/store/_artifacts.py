@@ -25,20 +25,17 @@ class ArtifactsMixin(StoreBase):
         options_json = _json_field("export options", options)
         with self._write():
             self._require_project(project_id)
-            return (
-                self._db["exports"]
-                .insert(
-                    {
-                        "project_id": project_id,
-                        "created_at": utc_now(),
-                        "format": format,
-                        "n_rows": n_rows,
-                        "options": options_json,
-                        "sha256": sha256,
-                        "by": by,
-                    }
-                )
-                .last_pk
+            return self._insert_row(
+                "exports",
+                {
+                    "project_id": project_id,
+                    "created_at": utc_now(),
+                    "format": format,
+                    "n_rows": n_rows,
+                    "options": options_json,
+                    "sha256": sha256,
+                    "by": by,
+                },
             )
 
     def list_exports(self, project_id: int) -> list[dict[str, Any]]:
@@ -69,20 +66,17 @@ class ArtifactsMixin(StoreBase):
         metrics_json = _json_field(f"{kind} metrics", metrics)
         with self._write():
             self._require_project(project_id)
-            return (
-                self._db["trained_models"]
-                .insert(
-                    {
-                        "project_id": project_id,
-                        "kind": kind,
-                        "created_at": utc_now(),
-                        "params": params_json,
-                        "metrics": metrics_json,
-                        "blob": None if blob is None else bytes(blob),
-                        "n_reviews": n_reviews,
-                    }
-                )
-                .last_pk
+            return self._insert_row(
+                "trained_models",
+                {
+                    "project_id": project_id,
+                    "kind": kind,
+                    "created_at": utc_now(),
+                    "params": params_json,
+                    "metrics": metrics_json,
+                    "blob": None if blob is None else bytes(blob),
+                    "n_reviews": n_reviews,
+                },
             )
 
     def latest_trained_model(self, project_id: int, kind: str) -> TrainedModel | None:

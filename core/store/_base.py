@@ -95,6 +95,14 @@ class StoreBase:
             row = conn.execute(sql, params).fetchone()
             return None if row is None else row[0]
 
+    def _insert_row(self, table: str, row: dict[str, Any]) -> int:
+        """Insert one row (inside the caller's transaction); returns its new id."""
+        new_id = self._db.table(table).insert(row).last_pk
+        # Every table inserted into this way has `id INTEGER PRIMARY KEY`, so sqlite-utils
+        # always reports the new rowid here.
+        assert isinstance(new_id, int), f"{table}: insert returned no integer id ({new_id!r})"
+        return new_id
+
     def _require_project(self, project_id: int) -> str:
         """The project's name; ProjectNotFound (listing the existing ones) if there is none."""
         name = self._scalar("SELECT name FROM projects WHERE id = ?", [project_id])

@@ -43,23 +43,20 @@ class DocumentsMixin(StoreBase):
         documents = list(documents)
         with self._write() as conn:
             self._require_project(project_id)
-            import_id = (
-                self._db["imports"]
-                .insert(
-                    {
-                        "project_id": project_id,
-                        "filename": filename,
-                        "format": format,
-                        "encoding": encoding,
-                        "sha256": sha256,
-                        "n_documents": len(documents),
-                        "n_added": 0,
-                        "n_duplicates": 0,
-                        "created_at": utc_now(),
-                        "by": by,
-                    }
-                )
-                .last_pk
+            import_id = self._insert_row(
+                "imports",
+                {
+                    "project_id": project_id,
+                    "filename": filename,
+                    "format": format,
+                    "encoding": encoding,
+                    "sha256": sha256,
+                    "n_documents": len(documents),
+                    "n_added": 0,
+                    "n_duplicates": 0,
+                    "created_at": utc_now(),
+                    "by": by,
+                },
             )
             rows = _document_rows(project_id, import_id, documents, filename)
             n_added = conn.executemany(_INSERT_DOCUMENT, rows).rowcount

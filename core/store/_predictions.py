@@ -82,26 +82,23 @@ class PredictionsMixin(StoreBase):
             ) from exc
         with self._write():
             self._require_project(project_id)
-            return (
-                self._db["runs"]
-                .insert(
-                    {
-                        "project_id": project_id,
-                        "technique": technique,
-                        "config_hash": config_hash,
-                        "config": config_json,
-                        "cache_key": cache_key,
-                        "model_id": model_id,
-                        "model_revision": model_revision,
-                        "device": device,
-                        "dtype": dtype,
-                        "status": "running",
-                        "owner": process_identity(),
-                        "started_at": utc_now(),
-                        "n_documents": n_documents,
-                    }
-                )
-                .last_pk
+            return self._insert_row(
+                "runs",
+                {
+                    "project_id": project_id,
+                    "technique": technique,
+                    "config_hash": config_hash,
+                    "config": config_json,
+                    "cache_key": cache_key,
+                    "model_id": model_id,
+                    "model_revision": model_revision,
+                    "device": device,
+                    "dtype": dtype,
+                    "status": "running",
+                    "owner": process_identity(),
+                    "started_at": utc_now(),
+                    "n_documents": n_documents,
+                },
             )
 
     def finish_run(
@@ -126,7 +123,7 @@ class PredictionsMixin(StoreBase):
                     f"Run {run_id} ({run.technique}) already ended as {run.status!r} at "
                     f"{run.finished_at}; start a new run instead."
                 )
-            self._db["runs"].update(
+            self._db.table("runs").update(
                 run_id,
                 {
                     "status": status,

@@ -19,10 +19,8 @@ class ProjectsMixin(StoreBase):
         settings_json = _settings_json(settings or {})
         try:
             with self._write():
-                project_id = (
-                    self._db["projects"]
-                    .insert({"name": clean, "created_at": utc_now(), "settings": settings_json})
-                    .last_pk
+                project_id = self._insert_row(
+                    "projects", {"name": clean, "created_at": utc_now(), "settings": settings_json}
                 )
         except sqlite3.IntegrityError as exc:
             raise _duplicate_name_error(clean, exc) from exc
@@ -47,7 +45,7 @@ class ProjectsMixin(StoreBase):
         try:
             with self._write():
                 self._require_project(project_id)
-                self._db["projects"].update(project_id, {"name": clean})
+                self._db.table("projects").update(project_id, {"name": clean})
         except sqlite3.IntegrityError as exc:
             raise _duplicate_name_error(clean, exc) from exc
         return self.get_project(project_id)
@@ -57,7 +55,7 @@ class ProjectsMixin(StoreBase):
         settings_json = _settings_json(settings)
         with self._write():
             self._require_project(project_id)
-            self._db["projects"].update(project_id, {"settings": settings_json})
+            self._db.table("projects").update(project_id, {"settings": settings_json})
         return self.get_project(project_id)
 
     def delete_project(self, project_id: int) -> None:
@@ -112,7 +110,7 @@ class ProjectsMixin(StoreBase):
             self._require_project(project_id)
             conn.execute("DELETE FROM labels WHERE project_id = ?", [project_id])
             if rows:
-                self._db["labels"].insert_all(rows)
+                self._db.table("labels").insert_all(rows)
 
     def load_taxonomy(self, project_id: int) -> Taxonomy:
         with self._read():

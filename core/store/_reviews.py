@@ -378,6 +378,8 @@ class ReviewsMixin(StoreBase):
                 action,
             ],
         )
+        # lastrowid is None only when no row was inserted; this INSERT either adds one or raises.
+        assert cursor.lastrowid is not None
         return Review(
             id=cursor.lastrowid,
             project_id=project_id,

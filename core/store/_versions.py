@@ -39,22 +39,19 @@ class VersionsMixin(StoreBase):
                 raise StoreError(f"A model version's {what} must be a dict.")
         with self._write():
             self._require_project(project_id)
-            version_id = (
-                self._db["model_versions"]
-                .insert(
-                    {
-                        "project_id": project_id,
-                        "created_at": utc_now(),
-                        "status": status,
-                        "config": dumps(config, allow_nan=False),
-                        "metrics": dumps(metrics, allow_nan=False),
-                        "reason": str(reason),
-                        "n_reviews": int(n_reviews),
-                        "by": str(by),
-                        "blob": None if blob is None else bytes(blob),
-                    }
-                )
-                .last_pk
+            version_id = self._insert_row(
+                "model_versions",
+                {
+                    "project_id": project_id,
+                    "created_at": utc_now(),
+                    "status": status,
+                    "config": dumps(config, allow_nan=False),
+                    "metrics": dumps(metrics, allow_nan=False),
+                    "reason": str(reason),
+                    "n_reviews": int(n_reviews),
+                    "by": str(by),
+                    "blob": None if blob is None else bytes(blob),
+                },
             )
         return self.get_model_version(project_id, version_id, with_blob=False)
 

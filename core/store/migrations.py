@@ -260,21 +260,21 @@ def m001_initial_schema(db: sqlite_utils.Database) -> None:
 @migration
 def m002_lookup_indexes(db: sqlite_utils.Database) -> None:
     """Indexes for the queries the app runs and for foreign-key checks when a project goes."""
-    db["predictions"].create_index(["project_id", "document_id"])
-    db["predictions"].create_index(["project_id", "run_id"])
-    db["runs"].create_index(["project_id", "technique", "id"])
-    db["reviews"].create_index(["project_id", "document_id", "id"])
-    db["reviews"].create_index(["project_id", "reviewer", "id"])
+    db.table("predictions").create_index(["project_id", "document_id"])
+    db.table("predictions").create_index(["project_id", "run_id"])
+    db.table("runs").create_index(["project_id", "technique", "id"])
+    db.table("reviews").create_index(["project_id", "document_id", "id"])
+    db.table("reviews").create_index(["project_id", "reviewer", "id"])
     # a review is retracted at most once (NULLs do not collide in a UNIQUE index)
-    db["reviews"].create_index(["undoes"], unique=True)
-    db["exports"].create_index(["project_id", "id"])
-    db["trained_models"].create_index(["project_id", "kind", "id"])
+    db.table("reviews").create_index(["undoes"], unique=True)
+    db.table("exports").create_index(["project_id", "id"])
+    db.table("trained_models").create_index(["project_id", "kind", "id"])
 
 
 @migration
 def m003_documents_n_chars(db: sqlite_utils.Database) -> None:
     """Text length per document, so the engine can length-sort batches without loading texts."""
-    db["documents"].add_column("n_chars", int, not_null_default=0)
+    db.table("documents").add_column("n_chars", int, not_null_default=0)
     db.execute("UPDATE documents SET n_chars = length(text)")
 
 
@@ -282,14 +282,14 @@ def m003_documents_n_chars(db: sqlite_utils.Database) -> None:
 def m004_runs_owner(db: sqlite_utils.Database) -> None:
     """Which process runs a run ("host:pid:start time"), so a run whose process was killed can
     be told from one still working."""
-    db["runs"].add_column("owner", str, not_null_default="")
+    db.table("runs").add_column("owner", str, not_null_default="")
 
 
 @migration
 def m005_reviews_action(db: sqlite_utils.Database) -> None:
     """Which call wrote a review (one id per click or bulk save), so a bulk accept can be
     undone as one action. Adding a column is not an update of any review."""
-    db["reviews"].add_column("action", str, not_null_default="")
+    db.table("reviews").add_column("action", str, not_null_default="")
 
 
 @migration
@@ -316,7 +316,7 @@ def m006_model_versions(db: sqlite_utils.Database) -> None:
         ) STRICT
         """
     )
-    db["model_versions"].create_index(["project_id", "status", "id"])
+    db.table("model_versions").create_index(["project_id", "status", "id"])
     db.execute(
         """
         CREATE TABLE model_pins (

@@ -73,8 +73,8 @@ class StoredDocument:
             source=self.source,
             location=self.location,
             external_id=self.external_id,
-            gold_labels=self.gold_labels,
-            meta=dict(self.meta),
+            gold_labels=tuple(self.gold_labels),
+            meta=dict(self.meta or {}),
         )
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from core.taxonomy import Taxonomy
+from core.techniques.options import OptionsError, TechniqueOptions, parse_options
 
 
 @dataclass(frozen=True)
@@ -72,19 +73,30 @@ class ModelInfo:
 
 
 class Technique(ABC):
-    """Base class for built-in and plug-in techniques; subclasses register by `name`."""
+    """Base class for built-in and plug-in techniques; subclasses register by `name`.
+
+    A technique declares what it accepts as `class Options(TechniqueOptions)` (or
+    `ModelOptions` when it loads a model); the constructor checks the keyword arguments
+    against it once and keeps the typed result as `self.options` (`self.options.scale`).
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     needs_model: ClassVar[bool] = False
+    Options: ClassVar[type[TechniqueOptions]] = TechniqueOptions
+    # What a bad option raises: OptionsError, or a subclass a technique has kept for callers.
+    options_error: ClassVar[type[OptionsError]] = OptionsError
 
-    def __init__(self, *, multi_label: bool = False, **options: Any) -> None:
+    options: TechniqueOptions
+
+    def __init__(self, *, multi_label: bool = False, **values: Any) -> None:
         self.multi_label = multi_label
-        self.options = options
+        self.options = parse_options(self.name, self.Options, values, error=self.options_error)
 
     def config(self) -> dict[str, Any]:
-        """Everything that changes the output; hashed into the cache key."""
-        return {"technique": self.name, "multi_label": self.multi_label, **self.options}
+        """Everything that changes the output; hashed into the cache key. Runtime options
+        (device, precision, batch size) are not part of it."""
+        return {"technique": self.name, "multi_label": self.multi_label, **self.options.output()}
 
     def config_hash(self, taxonomy: Taxonomy) -> str:
         payload = json.dumps(

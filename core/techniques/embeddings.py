@@ -7,12 +7,8 @@ Similarities become probabilities with a temperature T:
 single-label  p = softmax(cos / T) over the labels;
 multi-label   p = sigmoid((cos - threshold) / T), independently per label.
 
-`encode` is Sift's own fast path over a sentence-transformers model (used here and by
-summarize, supervised, active learning and the benches): tokenise once, sort by token
-length so batches carry little padding, cap each batch's padded tokens so activations are
-reused rather than page-faulted in afresh, run the transformer under `inference_mode`,
-pool and normalise as the model's own modules say, restore the input order. Identical
-texts are encoded once.
+Texts and prototypes are embedded with `core.models.encoder.encode` (Sift's fast path over a
+sentence-transformers model), texts through the per-process `core.models.embedding_cache`.
 """
 
 from __future__ import annotations
@@ -21,167 +17,31 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import PositiveInt, field_validator
 
-from core.models import (
-    DEFAULT_EMBEDDING_MODEL,
-    LoadedModel,
-    dtype_name,
-    load_sentence_encoder,
-    tune_allocator,
-)
-from core.nli import default_batch_tokens
+from core.models.catalog import DEFAULT_EMBEDDING_MODEL
+from core.models.embedding_cache import cached_encode
+from core.models.encoder import encode
+from core.models.loading import LoadedModel, dtype_name, load_sentence_encoder
 from core.taxonomy import Label, Taxonomy
 from core.techniques import register
 from core.techniques.base import ModelInfo, Technique, TextResult
+from core.techniques.options import ModelOptions, opaque, option, runtime
 
-_SUPPORTED_POOLING = ("mean", "cls", "max")
 # A label's vector is the mean of its prototype embedded in each of these sentences ("{}" is
 # the prototype). Averaging a few phrasings smooths out the quirks of any single one; one set
-# for every taxonomy (measured in bench/learning_curve.py: BBC 0.786 -> 0.844, SMS spam 0.615 ->
-# 0.652, banking77 0.621 -> 0.614 zero-shot accuracy against the bare description).
+# for every taxonomy (measured with the former bench/learning_curve.py: BBC 0.786 -> 0.844,
+# SMS spam 0.615 -> 0.652, banking77 0.621 -> 0.614 zero-shot accuracy against the bare
+# description).
 DEFAULT_TEMPLATES = (
     "This text is about {}.",
     "This document is about {}.",
     "This message is about {}.",
 )
-
-
-# --- encoding -------------------------------------------------------------------------------
-
-
-def encode(
-    loaded: LoadedModel,
-    texts: Sequence[str],
-    *,
-    batch_size: int = 64,
-    max_length: int | None = None,
-) -> np.ndarray:
-    """texts -> (len(texts), dim) float32 array of L2-normalised sentence embeddings.
-
-    Equal (to ~1e-6) to `SentenceTransformer.encode(texts, normalize_embeddings=True)` for
-    models made of Transformer -> Pooling(mean|cls|max) [-> Normalize]; other module stacks
-    fall back to `SentenceTransformer.encode`. `max_length` (tokens) can only shorten the
-    model's own limit.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    texts = list(texts)
-    encoder = loaded.model
-    dim = encoder.get_embedding_dimension()
-    if not texts:
-        return np.zeros((0, dim), dtype=np.float32)
-
-    # Identical texts are computed once: unique[i] is encoded, positions[j] points into it.
-    index_of: dict[str, int] = {}
-    positions = np.fromiter(
-        (index_of.setdefault(text, len(index_of)) for text in texts), dtype=np.int64
-    )
-    unique = list(index_of)
-
-    pooling_mode = _fast_path_pooling(encoder)
-    if pooling_mode is None:
-        vectors = encoder.encode(
-            unique, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
-        )
-        return np.asarray(vectors, dtype=np.float32)[positions]
-
-    vectors = _encode_fast(encoder, unique, pooling_mode, batch_size, max_length)
-    return vectors[positions]
-
-
-def _fast_path_pooling(encoder: Any) -> str | None:
-    """The pooling mode when the model is Transformer -> Pooling [-> Normalize], else None."""
-    modules = list(encoder)
-    if len(modules) not in (2, 3):
-        return None
-    transformer, pooling = modules[0], modules[1]
-    if not hasattr(transformer, "auto_model") or getattr(transformer, "tokenizer", None) is None:
-        return None
-    if getattr(encoder, "truncate_dim", None):
-        return None
-    mode = getattr(pooling, "pooling_mode", None)
-    if type(pooling).__name__ != "Pooling" or mode not in _SUPPORTED_POOLING:
-        return None
-    if len(modules) == 3 and type(modules[2]).__name__ != "Normalize":
-        return None
-    return mode
-
-
-def _encode_fast(
-    encoder: Any, texts: list[str], pooling_mode: str, batch_size: int, max_length: int | None
-) -> np.ndarray:
-    import torch
-
-    tune_allocator()
-    transformer = encoder[0]
-    tokenizer = transformer.tokenizer
-    model = transformer.auto_model
-    limit = transformer.max_seq_length or tokenizer.model_max_length
-    if max_length is not None:
-        limit = min(limit, max_length)
-    # Tokenise once, unpadded; batches are padded by hand after sorting by length.
-    token_ids: list[list[int]] = tokenizer(
-        texts, truncation=True, max_length=limit, padding=False, return_attention_mask=False
-    )["input_ids"]
-    order = np.argsort([len(ids) for ids in token_ids], kind="stable")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    pad_left = getattr(tokenizer, "padding_side", "right") == "left"
-    device = next(model.parameters()).device
-    out = np.empty((len(texts), encoder.get_embedding_dimension()), dtype=np.float32)
-
-    with torch.inference_mode():
-        for batch_rows in _batches(
-            order, token_ids, batch_size, default_batch_tokens(model.config)
-        ):
-            batch = [token_ids[row] for row in batch_rows]
-            width = max(len(ids) for ids in batch)
-            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, ids in enumerate(batch):
-                span = slice(width - len(ids), width) if pad_left else slice(0, len(ids))
-                input_ids[row, span] = torch.tensor(ids, dtype=torch.long)
-                attention_mask[row, span] = 1
-            input_ids, attention_mask = input_ids.to(device), attention_mask.to(device)
-            # (batch, width, hidden), pooled in float32 even when the model runs in bf16
-            tokens = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            pooled = _pool(tokens.float(), attention_mask, pooling_mode)
-            pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-            out[batch_rows] = pooled.cpu().numpy()
-    return out
-
-
-def _batches(order: np.ndarray, token_ids: list[list[int]], batch_size: int, max_tokens: int):
-    """Rows of the length-sorted texts, cut at batch_size texts or when the padded tokens
-    (texts x the longest, which is the last) would pass max_tokens: long texts go a few at a
-    time so activations stay small enough for the allocator to reuse (see tune_allocator)."""
-    start = 0
-    while start < len(order):
-        end = start + 1
-        while (
-            end < len(order)
-            and end - start < batch_size
-            and (end - start + 1) * len(token_ids[order[end]]) <= max_tokens
-        ):
-            end += 1
-        yield order[start:end]
-        start = end
-
-
-def _pool(tokens, attention_mask, mode: str):
-    """(batch, width, hidden) token embeddings -> (batch, hidden), ignoring padding."""
-    import torch
-
-    mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-    if mode == "mean":
-        return (tokens * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-    if mode == "max":
-        return tokens.masked_fill(mask == 0, float("-inf")).max(dim=1).values
-    first = attention_mask.to(torch.int).argmax(dim=1)  # cls: first real token
-    return tokens[torch.arange(tokens.shape[0], device=tokens.device), first]
 
 
 # --- similarities -> probabilities ----------------------------------------------------------
@@ -326,50 +186,70 @@ class Embeddings(Technique):
     description = "Cosine similarity of the text to each label's description (sentence embeddings)."
     needs_model = True
 
-    def __init__(
-        self,
-        *,
-        multi_label: bool = False,
-        model: str = DEFAULT_EMBEDDING_MODEL,
-        device: str = "auto",
-        precision: str = "fp32",
-        batch_size: int = 64,
-        use_keywords: bool = False,
-        templates: Sequence[str] = DEFAULT_TEMPLATES,
-        temperature: float = 0.05,
-        threshold: float = 0.3,
-        max_length: int | None = None,
-        examples: Mapping[str, Sequence[str]] | None = None,
-        example_weight: float = 0.5,
-    ) -> None:
-        if temperature <= 0:
-            raise ValueError(f"embeddings: temperature must be > 0, got {temperature}")
-        if not 0.0 <= example_weight <= 1.0:
-            raise ValueError(f"embeddings: example_weight must be in [0, 1], got {example_weight}")
-        super().__init__(
-            multi_label=multi_label,
-            model=model,
-            device=device,
-            precision=precision,
-            batch_size=batch_size,
-            use_keywords=use_keywords,
-            templates=list(check_templates(templates)),
-            temperature=temperature,
-            threshold=threshold,
-            max_length=max_length,
-            example_weight=example_weight,
+    class Options(ModelOptions):
+        model: str = option(
+            DEFAULT_EMBEDDING_MODEL,
+            "sentence-embedding model: packaged:all-MiniLM-L6-v2, a hub id or a local folder",
+            suggestions=(DEFAULT_EMBEDDING_MODEL,),
+            free_text=True,
         )
-        # label -> reviewed example texts whose mean embedding joins the label's prototype
-        self.examples = {label: list(texts) for label, texts in (examples or {}).items() if texts}
-        self._loaded: LoadedModel | None = None
+        batch_size: PositiveInt = runtime(64, "texts per forward pass")
+        use_keywords: bool = option(False, "embed each label's keywords along with its description")
+        templates: tuple[str, ...] = option(
+            DEFAULT_TEMPLATES,
+            "sentences a label's description is placed in ({} marks where); the label's "
+            "vector is their mean (empty: the bare description)",
+        )
+        temperature: float = option(
+            0.05,
+            "softness of the scores: cosine similarity is divided by it (smaller: more confident)",
+            gt=0,
+        )
+        threshold: float = option(
+            0.3, "multi-label only: the cosine similarity at which a label scores 0.5"
+        )
+        max_length: int | None = option(
+            None, "most tokens embedded per text (none: the model's limit)", ge=1
+        )
+        examples: dict[str, tuple[str, ...]] | None = opaque(
+            None,
+            "label -> reviewed example texts whose mean embedding is blended into the "
+            "label's vector",
+        )
+        example_weight: float = option(
+            0.5,
+            "share of the examples' mean in a label's vector, 0 to 1 (0: description only)",
+            ge=0,
+            le=1,
+        )
+
+        @field_validator("templates")
+        @classmethod
+        def _one_slot_each(cls, templates: tuple[str, ...]) -> tuple[str, ...]:
+            return check_templates(templates)
+
+        @field_validator("examples")
+        @classmethod
+        def _drop_empty(
+            cls, examples: dict[str, tuple[str, ...]] | None
+        ) -> dict[str, tuple[str, ...]] | None:
+            return {label: texts for label, texts in (examples or {}).items() if texts} or None
+
+    options: Options
+    _loaded: LoadedModel | None = None
+
+    @property
+    def examples(self) -> dict[str, tuple[str, ...]]:
+        """label -> reviewed example texts whose mean embedding joins the label's prototype."""
+        return self.options.examples or {}
 
     @property
     def loaded(self) -> LoadedModel:
         if self._loaded is None:
             self._loaded = load_sentence_encoder(
-                self.options["model"],
-                device=self.options["device"],
-                precision=self.options["precision"],
+                self.options.model,
+                device=self.options.device,
+                precision=self.options.precision,
             )
         return self._loaded
 
@@ -391,13 +271,13 @@ class Embeddings(Technique):
 
     def label_vectors(self, taxonomy: Taxonomy) -> np.ndarray:
         """(n_labels, dim) unit vectors standing for the labels, in taxonomy order."""
-        batch_size = self.options["batch_size"]
+        batch_size = self.options.batch_size
         texts = [
-            prototype_text(label, use_keywords=self.options["use_keywords"])
+            prototype_text(label, use_keywords=self.options.use_keywords)
             for label in taxonomy.labels
         ]
         vectors = templated_label_vectors(
-            self.loaded, texts, self.options["templates"], batch_size=batch_size
+            self.loaded, texts, self.options.templates, batch_size=batch_size
         )
         unknown = sorted(set(self.examples) - set(taxonomy.names))
         if unknown:
@@ -407,7 +287,7 @@ class Embeddings(Technique):
             )
         if not self.examples:
             return vectors
-        weight = self.options["example_weight"]
+        weight = self.options.example_weight
         blended = vectors.copy()
         for row, name in enumerate(taxonomy.names):
             if name in self.examples:
@@ -421,13 +301,11 @@ class Embeddings(Technique):
 
     def similarities(self, texts: Sequence[str], taxonomy: Taxonomy) -> np.ndarray:
         """(n_texts, n_labels) cosine similarities."""
-        from core.embedding_cache import cached_encode
-
         text_vectors = cached_encode(
             self.loaded,
             list(texts),
-            batch_size=self.options["batch_size"],
-            max_length=self.options["max_length"],
+            batch_size=self.options.batch_size,
+            max_length=self.options.max_length,
         )
         return text_vectors @ self.label_vectors(taxonomy).T
 
@@ -438,9 +316,9 @@ class Embeddings(Technique):
             raise ValueError("embeddings: the taxonomy has no labels; add at least one label")
         probabilities = similarities_to_probabilities(
             self.similarities(texts, taxonomy),
-            temperature=self.options["temperature"],
+            temperature=self.options.temperature,
             multi_label=self.multi_label,
-            threshold=self.options["threshold"],
+            threshold=self.options.threshold,
         )
         names = taxonomy.names
         return [
@@ -453,7 +331,6 @@ __all__ = [
     "DEFAULT_TEMPLATES",
     "Embeddings",
     "calibrate_temperature",
-    "encode",
     "prototype_embeddings",
     "prototype_text",
     "similarities_to_probabilities",

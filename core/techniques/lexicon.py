@@ -36,6 +36,7 @@ from functools import lru_cache
 from core.taxonomy import Keyword, Label, Taxonomy
 from core.techniques import register
 from core.techniques.base import Span, Technique, TextResult
+from core.techniques.options import TechniqueOptions, option
 from core.textmatch import KeywordHit, KeywordMatcher, count_tokens, match_key
 
 LENGTH_UNIT = 50  # tokens; texts up to about this long are not length-penalised
@@ -46,18 +47,20 @@ class Lexicon(Technique):
     name = "lexicon"
     description = "Weighted keywords and phrases per label, case- and inflection-tolerant."
 
-    def __init__(
-        self,
-        *,
-        multi_label: bool = False,
-        scale: float = 1.0,  # evidence at which a multi-label score is 0.5
-        max_spans_per_keyword: int = 100,
-    ) -> None:
-        if not scale > 0:
-            raise ValueError(f"scale must be a positive number, not {scale}")
-        super().__init__(
-            multi_label=multi_label, scale=scale, max_spans_per_keyword=max_spans_per_keyword
+    class Options(TechniqueOptions):
+        scale: float = option(
+            1.0,
+            "keyword evidence at which a multi-label score is 0.5 (higher: more evidence "
+            "needed for a high score); single-label scores ignore it",
+            gt=0,
         )
+        max_spans_per_keyword: int = option(
+            100,
+            "most evidence spans kept per keyword and text (all matches still count)",
+            ge=0,
+        )
+
+    options: Options
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
         matcher = keyword_matcher(tuple(label.keywords for label in taxonomy.labels))
@@ -67,7 +70,7 @@ class Lexicon(Technique):
         labels = taxonomy.labels
         counts: dict[tuple[int, int], int] = {}  # (label position, keyword index) -> matches
         evidence: list[Span] = []
-        limit = self.options["max_spans_per_keyword"]
+        limit = self.options.max_spans_per_keyword
         for hit in matcher.finditer(text):
             for position, keyword_index in _one_keyword_per_label(hit, text, labels):
                 key = (position, keyword_index)
@@ -80,7 +83,7 @@ class Lexicon(Technique):
         if not any(evidence_by_label.values()):
             return TextResult(scores=None, evidence=evidence)
         if self.multi_label:
-            scale = self.options["scale"]
+            scale = self.options.scale
             scores = {name: value / (value + scale) for name, value in evidence_by_label.items()}
         else:
             total = sum(evidence_by_label.values())

@@ -19,17 +19,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from core.entities import (
+from pydantic import field_validator
+
+from core.models.catalog import DEFAULT_NER_MODEL
+from core.models.entities import (
     DEFAULT_BACKEND,
     Entity,
     canonical_entity_type,
     extract_entities,
     parse_backend,
 )
-from core.models import DEFAULT_NER_MODEL, dtype_name, load_model, load_spacy
+from core.models.loading import dtype_name, load_model, load_spacy
 from core.taxonomy import Taxonomy
 from core.techniques import register
 from core.techniques.base import ModelInfo, Span, Technique, TextResult, normalise_single_label
+from core.techniques.options import ModelOptions, option
 
 
 def label_hints(taxonomy: Taxonomy) -> dict[str, frozenset[str]]:
@@ -105,46 +109,63 @@ class NER(Technique):
     )
     needs_model = True
 
-    def __init__(
-        self,
-        *,
-        multi_label: bool = False,
-        backend: str = DEFAULT_BACKEND,
-        model: str | None = None,
-        spacy_model: str | None = None,
-        device: str = "auto",
-        precision: str = "fp32",
-        batch_size: int = 32,
-        rate: float = 0.7,
-        repeat_weight: float = 0.5,
-        prior: float = 0.25,
-    ) -> None:
-        parse_backend(backend)  # fail early on a typo
-        if rate <= 0:
-            raise ValueError(f"ner: rate must be > 0, got {rate}")
-        if prior < 0:
-            raise ValueError(f"ner: prior must be >= 0, got {prior}")
-        super().__init__(
-            multi_label=multi_label,
-            backend=backend,
-            model=model,
-            spacy_model=spacy_model,
-            device=device,
-            precision=precision,
-            batch_size=batch_size,
-            rate=rate,
-            repeat_weight=repeat_weight,
-            prior=prior,
+    class Options(ModelOptions):
+        backend: str = option(
+            DEFAULT_BACKEND,
+            "entity finders: spacy, transformers, patterns, or several joined with + "
+            "(e.g. spacy+patterns)",
+            suggestions=(
+                "spacy+patterns",
+                "patterns",
+                "spacy",
+                "transformers+patterns",
+                "transformers",
+            ),
         )
+        model: str | None = option(
+            None,
+            f"token-classification model for the transformers backend: hub id or folder "
+            f"(none: {DEFAULT_NER_MODEL})",
+            suggestions=(DEFAULT_NER_MODEL,),
+            free_text=True,
+        )
+        spacy_model: str | None = option(
+            None, "spaCy pipeline for the spacy backend (none: the packaged small English one)"
+        )
+        rate: float = option(
+            0.7,
+            "how fast a label's score saturates with evidence: 1 - exp(-rate x evidence)",
+            gt=0,
+        )
+        repeat_weight: float = option(
+            0.5,
+            "evidence a further distinct mention of an already-seen entity type adds "
+            "(a new type adds 1)",
+            ge=0,
+        )
+        prior: float = option(
+            0.25,
+            "single-label only: score added to every label before normalising, so one "
+            "entity is not taken as certainty",
+            ge=0,
+        )
+
+        @field_validator("backend")
+        @classmethod
+        def _known_backend(cls, backend: str) -> str:
+            parse_backend(backend)  # fail early on a typo
+            return backend
+
+    options: Options
 
     @property
     def backends(self) -> tuple[str, ...]:
-        return parse_backend(self.options["backend"])
+        return parse_backend(self.options.backend)
 
     def config(self) -> dict[str, Any]:
         config = super().config()
         if "transformers" in self.backends:
-            config["model"] = self.options["model"] or DEFAULT_NER_MODEL
+            config["model"] = self.options.model or DEFAULT_NER_MODEL
         return config
 
     def model_info(self) -> ModelInfo:
@@ -153,15 +174,15 @@ class NER(Technique):
         if "transformers" in self.backends:
             loaded = load_model(
                 "token-classification",
-                self.options["model"] or DEFAULT_NER_MODEL,
-                device=self.options["device"],
-                precision=self.options["precision"],
+                self.options.model or DEFAULT_NER_MODEL,
+                device=self.options.device,
+                precision=self.options.precision,
             )
             ids.append(loaded.model_id)
             revisions.append(loaded.revision)
             device, dtype = loaded.device, dtype_name(loaded.dtype)
         if "spacy" in self.backends:
-            nlp = load_spacy(self.options["spacy_model"])
+            nlp = load_spacy(self.options.spacy_model)
             ids.append(f"spacy:{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}")
             revisions.append(str(nlp.meta.get("version", "")))
         return ModelInfo(
@@ -173,12 +194,12 @@ class NER(Technique):
             return []
         all_entities = extract_entities(
             texts,
-            backend=self.options["backend"],
-            model=self.options["model"],
-            spacy_model=self.options["spacy_model"],
-            device=self.options["device"],
-            precision=self.options["precision"],
-            batch_size=self.options["batch_size"],
+            backend=self.options.backend,
+            model=self.options.model,
+            spacy_model=self.options.spacy_model,
+            device=self.options.device,
+            precision=self.options.precision,
+            batch_size=self.options.batch_size,
         )
         hints = label_hints(taxonomy)
         results = []
@@ -190,9 +211,9 @@ class NER(Technique):
                     hints,
                     taxonomy.names,
                     multi_label=self.multi_label,
-                    rate=self.options["rate"],
-                    repeat_weight=self.options["repeat_weight"],
-                    prior=self.options["prior"],
+                    rate=self.options.rate,
+                    repeat_weight=self.options.repeat_weight,
+                    prior=self.options.prior,
                 )
             results.append(
                 TextResult(scores=scores, evidence=entity_spans(entities, hints, scores))

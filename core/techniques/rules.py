@@ -35,6 +35,7 @@ import regex
 from core.taxonomy import Taxonomy, TaxonomyError
 from core.techniques import register
 from core.techniques.base import Span, Technique, TextResult, normalise_single_label
+from core.techniques.options import TechniqueOptions, option
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +51,33 @@ class Rules(Technique):
     name = "rules"
     description = "Regular-expression patterns per label; abstains when no pattern matches."
 
-    def __init__(
-        self,
-        *,
-        multi_label: bool = False,
-        case_sensitive: bool = False,
-        timeout: float = 0.25,  # seconds per pattern per text
-        hit_strength: float = 0.7,  # strength of one hit of one pattern, in (0, 1)
-        max_spans_per_pattern: int = 200,
-    ) -> None:
-        if not 0 < hit_strength < 1:
-            raise ValueError(
-                f"hit_strength must be between 0 and 1 (exclusive), not {hit_strength}"
-            )
-        if timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout}")
-        super().__init__(
-            multi_label=multi_label,
-            case_sensitive=case_sensitive,
-            timeout=timeout,
-            hit_strength=hit_strength,
-            max_spans_per_pattern=max_spans_per_pattern,
+    class Options(TechniqueOptions):
+        case_sensitive: bool = option(
+            False, "match patterns case-sensitively (default: case-insensitively)"
+        )
+        timeout: float = option(
+            0.25,
+            "seconds one pattern may search one text; a search that runs longer counts as "
+            "no match (and is logged)",
+            gt=0,
+        )
+        hit_strength: float = option(
+            0.7,
+            "score one hit of one pattern gives, between 0 and 1 exclusive; repeats add a "
+            "little, distinct patterns combine",
+            gt=0,
+            lt=1,
+        )
+        max_spans_per_pattern: int = option(
+            200,
+            "most evidence spans kept per pattern and text (all matches still count)",
+            ge=0,
         )
 
+    options: Options
+
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
-        patterns = compile_patterns(_pattern_spec(taxonomy), self.options["case_sensitive"])
+        patterns = compile_patterns(_pattern_spec(taxonomy), self.options.case_sensitive)
         return [
             self._predict_one(index, text, taxonomy, patterns) for index, text in enumerate(texts)
         ]
@@ -89,7 +92,7 @@ class Rules(Technique):
             if not spans:
                 continue
             counts.setdefault(item.label, []).append(len(spans))
-            evidence.extend(spans[: self.options["max_spans_per_pattern"]])
+            evidence.extend(spans[: self.options.max_spans_per_pattern])
         if not counts:
             return TextResult(scores=None)
         raw = {name: self._label_score(counts.get(name, [])) for name in taxonomy.names}
@@ -102,7 +105,7 @@ class Rules(Technique):
             return [
                 Span(match.start(), match.end(), "rule", item.label, item.pattern)
                 for match in item.compiled.finditer(
-                    text, timeout=self.options["timeout"], concurrent=True
+                    text, timeout=self.options.timeout, concurrent=True
                 )
                 if match.end() > match.start()
             ]
@@ -112,14 +115,14 @@ class Rules(Technique):
                 "counted as no match. Simplify the pattern (avoid nested or adjacent repeats).",
                 item.pattern,
                 item.label,
-                self.options["timeout"],
+                self.options.timeout,
                 index,
                 len(text),
             )
             return []
 
     def _label_score(self, pattern_counts: list[int]) -> float:
-        p = self.options["hit_strength"]
+        p = self.options.hit_strength
         miss = 1.0
         for count in pattern_counts:
             strength = p + (1 - p) / 3 * (1 - 1 / count)

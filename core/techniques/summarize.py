@@ -9,19 +9,30 @@ moved back onto them; an abstractive summary is new text, so its inner spans are
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from core.models import (
-    DEFAULT_EMBEDDING_MODEL,
-    DEFAULT_SUMMARY_MODEL,
-    dtype_name,
-    load_model,
-    load_sentence_encoder,
+from pydantic import PositiveInt, field_validator, model_validator
+
+from core.models.catalog import DEFAULT_EMBEDDING_MODEL, DEFAULT_SUMMARY_MODEL
+from core.models.loading import dtype_name, load_model, load_sentence_encoder
+from core.models.summaries import (
+    METHODS,
+    Summary,
+    abstractive_summaries,
+    extractive_summaries,
 )
-from core.summaries import METHODS, Summary, abstractive_summaries, extractive_summaries
 from core.taxonomy import Taxonomy
 from core.techniques import create_technique, register
 from core.techniques.base import ModelInfo, Span, Technique, TextResult
+from core.techniques.options import ModelOptions, opaque, option, runtime
+
+# The sentence encoder that picks the central sentences of an extractive summary (fixed).
+SENTENCE_ENCODER = DEFAULT_EMBEDDING_MODEL
+# Options that change the summaries, per method (the rest do nothing under that method).
+METHOD_OPTIONS = {
+    "extractive": ("sentences",),
+    "abstractive": ("summary_model", "max_new_tokens", "num_beams"),
+}
 
 
 @register
@@ -32,71 +43,101 @@ class Summarize(Technique):
     )
     needs_model = True
 
-    def __init__(
-        self,
-        *,
-        multi_label: bool = False,
-        method: str = "extractive",
-        sentences: int = 3,
-        summary_model: str = DEFAULT_SUMMARY_MODEL,
-        then: str = "embeddings",
-        then_options: dict[str, Any] | None = None,
-        device: str = "auto",
-        precision: str = "fp32",
-        batch_size: int | None = None,
-        max_new_tokens: int = 80,
-        num_beams: int = 1,
-    ) -> None:
-        if method not in METHODS:
-            raise ValueError(
-                f"summarize: unknown method {method!r}; use one of: {', '.join(METHODS)}"
-            )
-        if sentences < 1:
-            raise ValueError(f"summarize: sentences must be at least 1, got {sentences}")
-        if then == self.name:
-            raise ValueError(
-                "summarize: `then` cannot be 'summarize'; pick a technique to run on the summaries"
-            )
-        then_options = dict(then_options or {})
-        if "multi_label" in then_options:
-            raise ValueError(
-                "summarize: set multi_label on summarize itself, not in then_options; "
-                "the inner technique inherits it"
-            )
-        options: dict[str, Any] = dict(method=method, then=then, then_options=then_options)
-        if method == "extractive":
-            options.update(sentences=sentences, sentence_encoder=DEFAULT_EMBEDDING_MODEL)
-        else:
-            options.update(
-                summary_model=summary_model,
-                device=device,
-                precision=precision,
-                max_new_tokens=max_new_tokens,
-                num_beams=num_beams,
-            )
-        super().__init__(multi_label=multi_label, **options)
-        self.batch_size = batch_size  # speed only: not part of the config
-        self.device = device
-        self.inner = create_technique(then, multi_label=multi_label, **then_options)
+    class Options(ModelOptions):
+        method: Literal["extractive", "abstractive"] = option(
+            "extractive",
+            "extractive keeps the text's most central sentences; abstractive writes a new "
+            "summary with a seq2seq model",
+        )
+        sentences: PositiveInt = option(
+            3, "extractive: number of sentences kept per text (shorter texts stay whole)"
+        )
+        summary_model: str = option(
+            DEFAULT_SUMMARY_MODEL,
+            "abstractive: the seq2seq summary model (hub id or folder)",
+            suggestions=(DEFAULT_SUMMARY_MODEL,),
+            free_text=True,
+        )
+        then: str = option(
+            "embeddings",
+            "the technique that classifies the summaries (any but summarize)",
+            suggestions=("embeddings", "rules", "lexicon", "zero_shot", "ner"),
+        )
+        then_options: dict[str, Any] | None = opaque(
+            None,
+            "options of the `then` technique (its multi_label comes from summarize's own)",
+        )
+        # Wider than ModelOptions' int on purpose: None lets the method pick its own size.
+        batch_size: PositiveInt | None = runtime(  # type: ignore[assignment]
+            None, "texts per forward pass (none: 64 extractive, 8 abstractive)"
+        )
+        max_new_tokens: PositiveInt = option(
+            80, "abstractive: the longest summary generated, in tokens"
+        )
+        num_beams: PositiveInt = option(1, "abstractive: beam-search width (1: greedy, fastest)")
+
+        @field_validator("method", mode="before")
+        @classmethod
+        def _known_method(cls, method: Any) -> Any:
+            if method not in METHODS:
+                raise ValueError(f"unknown method {method!r}; use one of: {', '.join(METHODS)}")
+            return method
+
+        @field_validator("then")
+        @classmethod
+        def _not_itself(cls, then: str) -> str:
+            if then == "summarize":
+                raise ValueError(
+                    "`then` cannot be 'summarize'; pick a technique to run on the summaries"
+                )
+            return then
+
+        @model_validator(mode="after")
+        def _inner_multi_label_is_inherited(self) -> Summarize.Options:
+            if "multi_label" in (self.then_options or {}):
+                raise ValueError(
+                    "set multi_label on summarize itself, not in then_options; the inner "
+                    "technique inherits it"
+                )
+            return self
+
+    options: Options
+
+    def __init__(self, *, multi_label: bool = False, **values: Any) -> None:
+        super().__init__(multi_label=multi_label, **values)
+        self.inner = create_technique(
+            self.options.then, multi_label=multi_label, **(self.options.then_options or {})
+        )
 
     def config(self) -> dict[str, Any]:
-        config = super().config()
-        config["inner"] = self.inner.config()
+        """The method and the options that matter under it, the encoder an extractive summary
+        uses, and the inner technique's own config (its runtime options left out)."""
+        options = self.options
+        config: dict[str, Any] = {
+            "technique": self.name,
+            "multi_label": self.multi_label,
+            "method": options.method,
+            "then": options.then,
+            "inner": self.inner.config(),
+        }
+        config.update({name: getattr(options, name) for name in METHOD_OPTIONS[options.method]})
+        if options.method == "extractive":
+            config["sentence_encoder"] = SENTENCE_ENCODER
         return config
 
     def model_info(self) -> ModelInfo:
         """The summariser's model (seq2seq, or the sentence encoder for extractive) joined
         with the inner technique's: "a + b" for ids, revisions and dtypes."""
         inner = self.inner.model_info()
-        if self.options["method"] == "abstractive":
+        if self.options.method == "abstractive":
             loaded = load_model(
                 "seq2seq",
-                self.options["summary_model"],
-                device=self.options["device"],
-                precision=self.options["precision"],
+                self.options.summary_model,
+                device=self.options.device,
+                precision=self.options.precision,
             )
         else:
-            loaded = load_sentence_encoder(self.options["sentence_encoder"], device=self.device)
+            loaded = load_sentence_encoder(SENTENCE_ENCODER, device=self.options.device)
         return ModelInfo(
             model_id=_join(loaded.model_id, inner.model_id),
             revision=_join(loaded.revision, inner.revision),
@@ -105,22 +146,23 @@ class Summarize(Technique):
         )
 
     def summaries(self, texts: list[str]) -> list[Summary]:
-        if self.options["method"] == "extractive":
+        options = self.options
+        if options.method == "extractive":
             return extractive_summaries(
                 texts,
-                sentences=self.options["sentences"],
-                embedding_model=self.options["sentence_encoder"],
-                device=self.device,
-                batch_size=self.batch_size or 64,
+                sentences=options.sentences,
+                embedding_model=SENTENCE_ENCODER,
+                device=options.device,
+                batch_size=options.batch_size or 64,
             )
         return abstractive_summaries(
             texts,
-            model=self.options["summary_model"],
-            device=self.options["device"],
-            precision=self.options["precision"],
-            batch_size=self.batch_size or 8,
-            max_new_tokens=self.options["max_new_tokens"],
-            num_beams=self.options["num_beams"],
+            model=options.summary_model,
+            device=options.device,
+            precision=options.precision,
+            batch_size=options.batch_size or 8,
+            max_new_tokens=options.max_new_tokens,
+            num_beams=options.num_beams,
         )
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:

@@ -14,10 +14,12 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import InstanceOf, PositiveInt, field_validator
 
 from core.taxonomy import Taxonomy
 from core.techniques import register
 from core.techniques.base import ModelInfo, Technique, TextResult, normalise_single_label
+from core.techniques.options import ModelOptions, opaque, runtime
 
 
 @dataclass(frozen=True)
@@ -71,47 +73,57 @@ class Supervised(Technique):
     description = "Logistic regression on embeddings, trained on your reviewed labels."
     needs_model = True
 
-    def __init__(
-        self,
-        *,
-        multi_label: bool = False,
-        trained: LinearModel | None = None,
-        device: str = "auto",
-        precision: str = "fp32",
-        batch_size: int = 64,
-    ) -> None:
-        if trained is None:
-            raise ValueError(
-                "the supervised technique needs a trained model: review some documents; Sift "
-                "learns from them (or run `python -m core train PROJECT`)"
-            )
-        super().__init__(multi_label=multi_label, device=device, precision=precision)
-        self.trained = trained
-        self.batch_size = batch_size
-        self._loaded = None
+    class Options(ModelOptions):
+        trained: InstanceOf[LinearModel] | None = opaque(
+            None,
+            "the learned linear model (Sift passes the project's current one; not settable "
+            "from the command line)",
+            validate_default=True,
+        )
+        batch_size: PositiveInt = runtime(64, "texts per forward pass")
+
+        @field_validator("trained")
+        @classmethod
+        def _needs_a_model(cls, trained: LinearModel | None) -> LinearModel:
+            if trained is None:
+                raise ValueError(
+                    "the supervised technique needs a trained model: review some documents; "
+                    "Sift learns from them (or run `python -m core train PROJECT`)"
+                )
+            return trained
+
+    options: Options
+    _loaded = None
+
+    @property
+    def trained(self) -> LinearModel:
+        trained = self.options.trained
+        assert trained is not None  # Options refuses None
+        return trained
 
     def config(self) -> dict:
+        """The model's fingerprint and the embeddings it reads; the encoder's revision and
+        dtype join the cache key via model_info()."""
         return {
             "technique": self.name,
             "multi_label": self.multi_label,
             "trained": self.trained.fingerprint,
             "embedding_model": self.trained.embedding_model,
-            "precision": self.options["precision"],
         }
 
     def _encoder(self):
         if self._loaded is None:
-            from core.models import load_sentence_encoder
+            from core.models.loading import load_sentence_encoder
 
             self._loaded = load_sentence_encoder(
                 self.trained.embedding_model,
-                device=self.options["device"],
-                precision=self.options["precision"],
+                device=self.options.device,
+                precision=self.options.precision,
             )
         return self._loaded
 
     def model_info(self) -> ModelInfo:
-        from core.models import dtype_name
+        from core.models.loading import dtype_name
 
         loaded = self._encoder()
         return ModelInfo(
@@ -122,11 +134,11 @@ class Supervised(Technique):
         )
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
-        from core.embedding_cache import cached_encode
+        from core.models.embedding_cache import cached_encode
 
         if not texts:
             return []
-        features = cached_encode(self._encoder(), list(texts), batch_size=self.batch_size)
+        features = cached_encode(self._encoder(), list(texts), batch_size=self.options.batch_size)
         probabilities = self.trained.probabilities(features)
         index = {name: i for i, name in enumerate(self.trained.classes)}
         results = []

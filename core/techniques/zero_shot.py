@@ -14,27 +14,24 @@ probabilities are aggregated (max: the label holds somewhere; mean: on average).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import field_validator, model_validator
 
-from core.models import (
-    DEFAULT_NLI_MODEL,
-    LoadedModel,
-    canonical_model_id,
-    dtype_name,
-    load_model,
-)
-from core.nli import NliEngine, aggregate_chunks, nli_scores
+from core.models.catalog import DEFAULT_NLI_MODEL, KNOWN_NLI_MODELS
+from core.models.loading import LoadedModel, canonical_model_id, dtype_name, load_model
+from core.models.nli import NliEngine, aggregate_chunks, nli_scores
 from core.taxonomy import Taxonomy
 from core.techniques import register
 from core.techniques.base import ModelInfo, Technique, TextResult
+from core.techniques.options import ModelOptions, OptionsError, option
 
 DEFAULT_TEMPLATE = "This text is about {}."
 CHUNKINGS = (None, "max", "mean")
 
 
-class ZeroShotConfigError(ValueError):
+class ZeroShotConfigError(OptionsError):
     """An option of the zero_shot technique is invalid; the message says how to fix it."""
 
 
@@ -44,48 +41,61 @@ class ZeroShot(Technique):
     description = "NLI entailment of 'This text is about {label}.' for every label"
     needs_model = True
 
-    def __init__(
-        self,
-        *,
-        multi_label: bool = False,
-        model: str = DEFAULT_NLI_MODEL,
-        template: str = DEFAULT_TEMPLATE,
-        device: str = "auto",
-        precision: str = "fp32",
-        batch_size: int = 32,
-        max_length: int | None = None,
-        chunking: str | None = None,
-        chunk_tokens: int | None = None,
-        chunk_overlap: int = 16,
-    ) -> None:
-        _check_template(template)
-        if chunking not in CHUNKINGS:
-            raise ZeroShotConfigError(
-                f"chunking must be one of None, 'max', 'mean'; got {chunking!r}"
-            )
-        if chunk_tokens is not None and chunk_tokens < 1:
-            raise ZeroShotConfigError(f"chunk_tokens must be positive, got {chunk_tokens}")
-        if chunk_overlap < 0 or (chunk_tokens is not None and chunk_overlap >= chunk_tokens):
-            raise ZeroShotConfigError(
-                f"chunk_overlap must be >= 0 and smaller than chunk_tokens; got "
-                f"chunk_overlap={chunk_overlap}, chunk_tokens={chunk_tokens}"
-            )
-        if batch_size < 1:
-            raise ZeroShotConfigError(f"batch_size must be at least 1, got {batch_size}")
-        # Everything that changes the scores; the model revision is added via model_info().
-        super().__init__(
-            multi_label=multi_label,
-            model=canonical_model_id(model),
-            template=template,
-            precision=precision,
-            max_length=max_length,
-            chunking=chunking,
-            chunk_tokens=chunk_tokens if chunking else None,
-            chunk_overlap=chunk_overlap if chunking else None,
+    options_error = ZeroShotConfigError
+
+    class Options(ModelOptions):
+        model: str = option(
+            DEFAULT_NLI_MODEL,
+            "NLI model: a hub id, a short name (e.g. deberta-v3-base-mnli) or a local folder",
+            suggestions=tuple(dict.fromkeys([DEFAULT_NLI_MODEL, *KNOWN_NLI_MODELS.values()])),
+            free_text=True,
         )
-        self.device = device
-        self.batch_size = batch_size
-        self._engine: NliEngine | None = None
+        template: str = option(
+            DEFAULT_TEMPLATE,
+            "hypothesis sentence per label; {} is replaced by the label's description",
+        )
+        max_length: int | None = option(
+            None,
+            "most tokens of text plus hypothesis per forward pass (none: the model's limit); "
+            "longer texts are cut",
+            ge=1,
+        )
+        chunking: Literal["max", "mean"] | None = option(
+            None,
+            "long texts: none truncates; max or mean scores overlapping windows and takes "
+            "the highest or the average per label",
+        )
+        chunk_tokens: int | None = option(
+            None,
+            "tokens per window when chunking (none: as many as fit the model)",
+            ge=1,
+        )
+        chunk_overlap: int = option(
+            16, "tokens shared by neighbouring windows when chunking; below chunk_tokens", ge=0
+        )
+
+        @field_validator("template")
+        @classmethod
+        def _template_has_one_slot(cls, template: str) -> str:
+            _check_template(template)
+            return template
+
+        @field_validator("model")
+        @classmethod
+        def _canonical_model(cls, model: str) -> str:
+            return canonical_model_id(model)
+
+        @model_validator(mode="after")
+        def _overlap_below_chunk(self) -> ZeroShot.Options:
+            if self.chunk_tokens is not None and self.chunk_overlap >= self.chunk_tokens:
+                raise ValueError(
+                    "chunk_overlap must be >= 0 and smaller than chunk_tokens; got "
+                    f"chunk_overlap={self.chunk_overlap}, chunk_tokens={self.chunk_tokens}"
+                )
+            return self
+
+    options: Options
+    _engine: NliEngine | None = None
 
     # ------------------------------------------------------------------ model
 
@@ -95,12 +105,12 @@ class ZeroShot(Technique):
         if self._engine is None:
             loaded: LoadedModel = load_model(
                 "nli",
-                self.options["model"],
-                device=self.device,
-                precision=self.options["precision"],
+                self.options.model,
+                device=self.options.device,
+                precision=self.options.precision,
             )
             self._engine = NliEngine(
-                loaded, batch_size=self.batch_size, max_length=self.options["max_length"]
+                loaded, batch_size=self.options.batch_size, max_length=self.options.max_length
             )
         return self._engine
 
@@ -114,7 +124,12 @@ class ZeroShot(Technique):
         )
 
     def config(self) -> dict[str, Any]:
-        return {"technique": self.name, "multi_label": self.multi_label, **self.options}
+        """The options that change the scores (the window options only when chunking); the
+        model revision and dtype join the cache key via model_info()."""
+        config = super().config()
+        if self.options.chunking is None:
+            config.update(chunk_tokens=None, chunk_overlap=None)
+        return config
 
     # ------------------------------------------------------------------ predict
 
@@ -122,9 +137,9 @@ class ZeroShot(Technique):
         if not texts:
             return []
         if not taxonomy.labels:
-            raise ZeroShotConfigError("the taxonomy has no labels; add at least one label")
+            raise ValueError("zero_shot: the taxonomy has no labels; add at least one label")
         names = taxonomy.names
-        hypotheses = [self.options["template"].format(label.prototype) for label in taxonomy.labels]
+        hypotheses = [self.options.template.format(label.prototype) for label in taxonomy.labels]
         scores = self.scores(list(texts), hypotheses)
         return [
             TextResult(
@@ -137,15 +152,15 @@ class ZeroShot(Technique):
         """[n_texts, n_hypotheses] probabilities (rows sum to 1 when single-label)."""
         engine = self.engine
         ids = (engine.entailment_id, engine.contradiction_id)
-        chunking = self.options["chunking"]
+        chunking = self.options.chunking
         if chunking is None:
             logits = engine.entailment_logits(texts, hypotheses)
             return nli_scores(logits, *ids, multi_label=self.multi_label)
         per_text = engine.chunked_entailment_logits(
             texts,
             hypotheses,
-            chunk_tokens=self.options["chunk_tokens"],
-            chunk_overlap=self.options["chunk_overlap"],
+            chunk_tokens=self.options.chunk_tokens,
+            chunk_overlap=self.options.chunk_overlap,
         )
         return np.stack(
             [
@@ -161,14 +176,14 @@ class ZeroShot(Technique):
 
 def _check_template(template: str) -> None:
     if not isinstance(template, str) or "{}" not in template:
-        raise ZeroShotConfigError(
+        raise ValueError(
             f"template {template!r} must include {{}} where the label goes, "
             f"e.g. {DEFAULT_TEMPLATE!r}"
         )
     try:
         template.format("label")
     except (IndexError, KeyError, ValueError):
-        raise ZeroShotConfigError(
+        raise ValueError(
             f"template {template!r} has braces other than one {{}}; write literal braces as "
             "{{ and }}"
         ) from None

@@ -1,30 +1,40 @@
-"""The CLI side of the Ray engine: argparse namespace -> RayJob / import, and what is printed."""
+"""The CLI side of the Ray engine (core.scale): argparse namespace -> RayJob / import, and what
+is printed."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from core.cli.common import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    CliError,
+    find_project,
+    ingest_options,
+    open_store,
+)
+
 
 def classify_with_ray(args) -> int:
     """`python -m core classify --engine ray ...`; exit 0, or 1 when an input failed."""
-    from core.cli import EXIT_OK, EXIT_PARTIAL, CliError, _parse_options, _project, _store
-    from core.ingest import IngestOptions
     from core.predictions import project_settings
     from core.scale.ray_job import RayJob, run_ray_job
     from core.taxonomy import load_taxonomy_file, validate
+    from core.techniques import DEFAULT_TECHNIQUES
+    from core.techniques.build import parse_option_pairs
 
     if not args.output:
         raise CliError("--engine ray needs --output DIR: the folder the Parquet predictions go to")
     project_name = getattr(args, "project_flag", None) or args.project
     store = project = None
     if project_name:
-        store = _store(args)
-        project = _project(store, project_name)
+        store = open_store(args)
+        project = find_project(store, project_name)
     if args.taxonomy:
         taxonomy = load_taxonomy_file(args.taxonomy)
         validate(taxonomy)
-    elif project is not None:
+    elif store is not None and project is not None:
         taxonomy = store.load_taxonomy(project.id)
     else:
         raise CliError("--engine ray needs the labels: --taxonomy FILE, or --project NAME")
@@ -34,20 +44,14 @@ def classify_with_ray(args) -> int:
         multi_label = bool(project_settings(project)["multi_label"]) if project else False
     job = RayJob(
         output=Path(args.output),
-        techniques=tuple(args.technique or ["rules", "lexicon"]),
+        techniques=tuple(args.technique or DEFAULT_TECHNIQUES),
         taxonomy=taxonomy,
         multi_label=multi_label,
-        options=_parse_options(args.option),
+        options=parse_option_pairs(args.option),
         device=args.device,
         precision=args.precision,
         inputs=tuple(args.input or ()),
-        ingest=IngestOptions(
-            text_column=args.text_column,
-            id_column=args.id_column,
-            label_column=args.label_column,
-            label_delimiter=args.label_delimiter,
-            split_paragraphs=args.split_paragraphs,
-        ),
+        ingest=ingest_options(args),
         batch_size=args.batch_size,
         num_actors=args.num_actors,
         num_gpus_per_actor=args.num_gpus_per_actor,
@@ -77,11 +81,10 @@ def classify_with_ray(args) -> int:
 
 def import_predictions_command(args) -> int:
     """`python -m core import-predictions PROJECT FOLDER`; exit 1 when the run had failures."""
-    from core.cli import EXIT_OK, EXIT_PARTIAL, _project, _store
     from core.scale.importer import import_predictions
 
-    store = _store(args)
-    project = _project(store, args.project, create=args.create)
+    store = open_store(args)
+    project = find_project(store, args.project, create=args.create)
     report = import_predictions(
         store, project, args.folder, by=args.by, echo=None if args.quiet else print
     )

@@ -14,6 +14,11 @@ significant one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -137,7 +142,11 @@ def agreement_over_time(
         shown = review.shown or {}
         if "labels" not in shown:  # nothing was suggested: nothing to agree with
             continue
-        period = review.created_at[:10] if by == "day" else batch_of.get(review.document_id)
+        if by == "day":
+            period = review.created_at[:10]
+        else:
+            assert batch_of is not None  # checked above: by="batch" raises without it
+            period = batch_of.get(review.document_id)
         if period is None:
             continue
         outcomes[period].append(set(review.labels) == set(shown["labels"] or ()))
@@ -192,7 +201,7 @@ class ProjectSnapshot:
 
 
 def project_snapshot(
-    store, project_id: int, table: PredictionTable | None = None
+    store: SiftStore, project_id: int, table: PredictionTable | None = None
 ) -> ProjectSnapshot:
     table = table if table is not None else load_predictions(store, project_id)
     index = {doc_id: i for i, doc_id in enumerate(table.document_ids)}

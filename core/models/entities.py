@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from core.models import DEFAULT_NER_MODEL, LoadedModel, load_model, load_spacy
+from core.models.catalog import DEFAULT_NER_MODEL
+from core.models.loading import LoadedModel, load_model, load_spacy
 
 BACKENDS = ("spacy", "transformers", "patterns")
 DEFAULT_BACKEND = "spacy+patterns"
@@ -255,7 +256,7 @@ def transformer_entities(
             "token-classification", model or DEFAULT_NER_MODEL, device=device, precision=precision
         )
     tokenizer, net = loaded.tokenizer, loaded.model
-    if not getattr(tokenizer, "is_fast", False):
+    if tokenizer is None or not getattr(tokenizer, "is_fast", False):
         raise ValueError(
             f"NER model {loaded.model_id!r} has a slow tokenizer without character offsets; "
             "save a fast tokenizer (tokenizer.json) with the model"

@@ -6,8 +6,9 @@ redundancy penalty (maximal marginal relevance), and return them in their origin
 The chosen sentences are exact slices of the text, so evidence found in a summary can be
 mapped back onto the original.
 
-Abstractive: `AutoModelForSeq2SeqLM.generate` through `core.models.load_model("seq2seq")`,
-inputs sorted by length and batched, long inputs truncated to the model's window.
+Abstractive: `AutoModelForSeq2SeqLM.generate` through
+`core.models.loading.load_model("seq2seq")`, inputs sorted by length and batched, long inputs
+truncated to the model's window.
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.models import (
-    DEFAULT_EMBEDDING_MODEL,
-    DEFAULT_SUMMARY_MODEL,
-    LoadedModel,
-    load_model,
-    load_sentence_encoder,
-)
-from core.techniques.embeddings import encode
+from core.models.catalog import DEFAULT_EMBEDDING_MODEL, DEFAULT_SUMMARY_MODEL
+from core.models.encoder import encode
+from core.models.loading import LoadedModel, load_model, load_sentence_encoder
 
 METHODS = ("extractive", "abstractive")
 SENTENCE_JOINER = " "
@@ -225,6 +221,8 @@ def abstractive_summaries(
     if loaded is None:
         loaded = load_model("seq2seq", model, device=device, precision=precision)
     tokenizer, net = loaded.tokenizer, loaded.model
+    if tokenizer is None:  # only sentence encoders load without one
+        raise ValueError(f"{loaded.model_id!r} ({loaded.task}) has no tokenizer to summarise with")
     window = _input_window(tokenizer, net.config, max_input_tokens)
     token_ids = tokenizer(texts, truncation=True, max_length=window, padding=False)["input_ids"]
     order = sorted(range(len(texts)), key=lambda i: len(token_ids[i]))

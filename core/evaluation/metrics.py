@@ -17,6 +17,11 @@ decisions: this page, the learning loop's guard and the review-loop bench all us
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -103,19 +108,19 @@ def suggestion_scores(
     y_true = np.where(truth.any(axis=1), truth.argmax(axis=1), -1)
     y_pred = np.where(suggested.any(axis=1), suggested.argmax(axis=1), -1)
     accuracy = float(np.average(y_true == y_pred, weights=weights))
-    present = sorted((set(y_true.tolist()) | set(y_pred.tolist())) - {-1})
+    present_classes = sorted((set(y_true.tolist()) | set(y_pred.tolist())) - {-1})
     macro = (
         float(
             f1_score(
                 y_true,
                 y_pred,
-                labels=present,
+                labels=present_classes,
                 average="macro",
                 zero_division=0,
                 sample_weight=weights,
             )
         )
-        if present
+        if present_classes
         else 0.0
     )
     top = np.where(y_pred >= 0, probabilities.max(axis=1, initial=0.0), 0.0)
@@ -278,7 +283,9 @@ def truth_matrix(
     return matrix
 
 
-def truth_labels(store, project_id: int, source: str = "reviews") -> dict[str, list[str]]:
+def truth_labels(
+    store: SiftStore, project_id: int, source: str = "reviews"
+) -> dict[str, list[str]]:
     """document_id -> truth labels, from current reviews or from uploaded gold labels."""
     if source == "reviews":
         return {
@@ -305,7 +312,7 @@ class HonestRows:
 
 
 def honest_rows(
-    store, project_id: int, table: PredictionTable, document_ids: Sequence[str]
+    store: SiftStore, project_id: int, table: PredictionTable, document_ids: Sequence[str]
 ) -> dict[str, HonestRows]:
     """technique (and "ensemble") -> its rows on `document_ids` (all in `table`), where the
     rows of learned techniques on documents the current configuration learned from are the
@@ -326,6 +333,7 @@ def honest_rows(
         covered = table.present[t, idx].copy()
         replaced = np.zeros(len(idx), dtype=bool)
         if name in LEARNED and positions is not None and len(positions):
+            assert held_out is not None and rows is not None and columns is not None  # see below
             probabilities[positions] = held_out.supervised[np.ix_(rows, columns)]
             covered[positions] = True
             replaced[positions] = True
@@ -338,6 +346,8 @@ def honest_rows(
     suggested = table.suggested[idx].copy()
     replaced = np.zeros(len(idx), dtype=bool)
     if positions is not None and len(positions):
+        # positions is set only together with held_out, rows and columns
+        assert held_out is not None and rows is not None and columns is not None
         probabilities[positions] = held_out.ensemble[np.ix_(rows, columns)]
         covered[positions] = held_out.covered[rows]
         suggested[positions] = held_out.suggested[np.ix_(rows, columns)]
@@ -347,7 +357,7 @@ def honest_rows(
 
 
 def evaluate_table(
-    store, project_id: int, table: PredictionTable, truth: Mapping[str, Sequence[str]]
+    store: SiftStore, project_id: int, table: PredictionTable, truth: Mapping[str, Sequence[str]]
 ) -> dict[str, Evaluation]:
     """technique (and "ensemble", when any technique ran) -> Evaluation against `truth`, on
     the documents of `table` it names, learned techniques out of fold."""
@@ -371,7 +381,9 @@ def evaluate_table(
     }
 
 
-def evaluate_project(store, project_id: int, *, source: str = "reviews") -> dict[str, Evaluation]:
+def evaluate_project(
+    store: SiftStore, project_id: int, *, source: str = "reviews"
+) -> dict[str, Evaluation]:
     """technique (and "ensemble") -> Evaluation against the chosen truth."""
     project_settings(store.get_project(project_id))  # unknown projects raise here
     truth = truth_labels(store, project_id, source)

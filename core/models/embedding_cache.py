@@ -20,7 +20,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.models import LoadedModel, dtype_name
+from core.models.catalog import DEFAULT_EMBEDDING_MODEL
+from core.models.encoder import encode
+from core.models.loading import LoadedModel, dtype_name, load_sentence_encoder
 
 LIMIT = 100_000
 
@@ -49,10 +51,8 @@ def cached_encode(
     batch_size: int = 64,
     max_length: int | None = None,
 ) -> np.ndarray:
-    """texts -> (len(texts), dim) float32, as `core.techniques.embeddings.encode` returns,
+    """texts -> (len(texts), dim) float32, as `core.models.encoder.encode` returns,
     encoding only the texts this process has not embedded with this model before."""
-    from core.techniques.embeddings import encode
-
     texts = list(texts)
     model_key = _model_key(loaded, max_length)
     keys = [(*model_key, _digest(text)) for text in texts]
@@ -106,8 +106,6 @@ def document_embeddings(
 ) -> np.ndarray:
     """(len(document_ids), dim) sentence embeddings of stored documents (unknown ids raise),
     each computed once per process."""
-    from core.models import DEFAULT_EMBEDDING_MODEL, load_sentence_encoder
-
     loaded = load_sentence_encoder(embedding_model or DEFAULT_EMBEDDING_MODEL, precision=precision)
     documents = store.get_documents(project_id, list(document_ids))
     return cached_encode(loaded, [doc.text for doc in documents])

@@ -1,0 +1,302 @@
+"""The commands behind `python -m core COMMAND`: each reads its argparse namespace, calls the
+same core functions the app uses, prints what happened and returns an exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from core.cli.common import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    CliError,
+    find_project,
+    import_taxonomy,
+    ingest_options,
+    open_store,
+)
+
+
+def cmd_projects(args) -> int:
+    store = open_store(args)
+    for project in store.list_projects():
+        print(f"{project.id}\t{project.name}\t{store.count_documents(project.id)} documents")
+    return EXIT_OK
+
+
+def cmd_create(args) -> int:
+    store = open_store(args)
+    project = store.create_project(args.project)
+    if args.taxonomy:
+        import_taxonomy(store, project.id, args.taxonomy)
+    print(f"created project {project.name!r} (id {project.id})")
+    return EXIT_OK
+
+
+def cmd_taxonomy(args) -> int:
+    from core.taxonomy import dump_taxonomy
+
+    store = open_store(args)
+    project = find_project(store, args.project)
+    if args.import_file:
+        import_taxonomy(store, project.id, args.import_file)
+        print(f"imported {len(store.load_taxonomy(project.id))} labels from {args.import_file}")
+    else:
+        sys.stdout.write(dump_taxonomy(store.load_taxonomy(project.id), args.format))
+    return EXIT_OK
+
+
+def _expand_paths(paths: list[str]) -> list[Path]:
+    from core.ingest import SUPPORTED_EXTENSIONS
+
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.suffix.lower().lstrip(".") in _extensions(SUPPORTED_EXTENSIONS)
+                )
+            )
+        elif path.exists():
+            files.append(path)
+        else:
+            raise CliError(f"{raw}: no such file or folder")
+    return files
+
+
+def _extensions(supported) -> set[str]:
+    return {ext.lower().lstrip(".") for ext in supported}
+
+
+def cmd_ingest(args) -> int:
+    from core.ingest import IngestError, ingest_path
+
+    store = open_store(args)
+    project = find_project(store, args.project, create=args.create)
+    if args.taxonomy:
+        import_taxonomy(store, project.id, args.taxonomy)
+    options = ingest_options(args)
+    bad = 0
+    for path in _expand_paths(args.paths):
+        try:
+            parsed = ingest_path(path, options)
+        except IngestError as exc:
+            bad += 1
+            print(f"REJECTED {exc}", file=sys.stderr)
+            continue
+        summary = store.add_documents(
+            project.id,
+            parsed.documents,
+            filename=parsed.filename,
+            format=parsed.format,
+            encoding=parsed.encoding,
+            sha256=parsed.sha256,
+            by=args.by,
+        )
+        print(
+            f"imported {path}: {summary.n_added} new, "
+            f"{summary.n_duplicates + parsed.duplicates_in_file} duplicate"
+            + (f" ({parsed.encoding})" if parsed.encoding else "")
+        )
+    if bad:
+        print(f"{bad} file(s) rejected; fix them and run ingest again", file=sys.stderr)
+    return EXIT_PARTIAL if bad else EXIT_OK
+
+
+def cmd_classify(args) -> int:
+    if args.engine == "ray":
+        from core.cli.ray import classify_with_ray
+
+        return classify_with_ray(args)
+    from core.engine import run_techniques
+    from core.progress import ConsoleProgress
+
+    store = open_store(args)
+    project = find_project(store, args.project)
+    settings = dict(project.settings or {})
+    if args.multi_label is not None:
+        settings["multi_label"] = args.multi_label
+        if args.threshold is not None:
+            settings["threshold"] = args.threshold
+        store.update_project_settings(project.id, settings)
+    from core.techniques import DEFAULT_TECHNIQUES
+    from core.techniques.build import build_techniques, parse_option_pairs
+
+    techniques = build_techniques(
+        args.technique or list(DEFAULT_TECHNIQUES),
+        multi_label=bool(settings.get("multi_label", False)),
+        options=parse_option_pairs(args.option),
+        device=args.device,
+        precision=args.precision,
+        store=store,
+        project_id=project.id,
+    )
+    with ConsoleProgress(enabled=not args.quiet) as progress:
+        outcomes = run_techniques(
+            store, project.id, techniques, batch_size=args.batch_size, progress=progress
+        )
+    for outcome in outcomes:
+        print(
+            f"{outcome.technique}: {outcome.status}, {outcome.n_computed} computed, "
+            f"{outcome.n_cached} from cache, {outcome.seconds:.2f}s (run {outcome.run_id})"
+        )
+    return EXIT_OK
+
+
+def cmd_import_predictions(args) -> int:
+    from core.cli.ray import import_predictions_command
+
+    return import_predictions_command(args)
+
+
+def cmd_export(args) -> int:
+    from core.export import ExportOptions, export_project
+
+    store = open_store(args)
+    project = find_project(store, args.project)
+    options = ExportOptions(
+        reviewed_only=args.reviewed_only,
+        include_scores=args.scores,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+    )
+    result = export_project(store, project.id, args.format, Path(args.out), options, by=args.by)
+    print(
+        f"wrote {result.n_rows} rows to {result.path} "
+        f"({result.format}, sha256 {result.sha256[:12]})"
+    )
+    return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    """The one learning path, as the app's background refresh runs it."""
+    from core.learning.loop import learn
+
+    store = open_store(args)
+    project = find_project(store, args.project)
+    outcome = learn(store, project.id, by=args.by)
+    if outcome.skipped:
+        raise CliError(outcome.skipped)
+    if args.json:
+        print(json.dumps(_outcome_json(outcome), indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"learned from {outcome.n_reviews} reviewed documents (out of fold):")
+    names = {
+        "candidate": "candidate",
+        "current": "current version's recipe, same folds",
+        "baseline": "zero-review baseline",
+    }
+    for name, scores in outcome.scores.items():
+        print(
+            f"  {names[name]}: accuracy {scores.accuracy:.3f}  macro-F1 {scores.macro_f1:.3f}  "
+            f"ECE {scores.ece:.3f}  ({scores.n} documents)"
+        )
+    version = f"v{outcome.version_id}"
+    print(f"{version} {outcome.reason}")
+    changes = store.get_model_version(project.id, outcome.version_id, with_blob=False)
+    print(f"  what it changes: {changes.config.get('changes', '')}")
+    if outcome.adopted:
+        print(f"scored {outcome.predicted} documents with the new supervised model")
+    return EXIT_OK
+
+
+def _outcome_json(outcome) -> dict:
+    return {
+        "n_reviews": outcome.n_reviews,
+        "adopted": outcome.adopted,
+        "version": outcome.version_id,
+        "reason": outcome.reason,
+        "scores": {name: scores.to_json() for name, scores in outcome.scores.items()},
+        "predicted": outcome.predicted,
+    }
+
+
+def cmd_versions(args) -> int:
+    """List learned configurations; pin, unpin or roll back."""
+    from core.learning import versions
+
+    store = open_store(args)
+    project = find_project(store, args.project)
+    if args.pin is not None:
+        versions.pin(store, project.id, args.pin, by=args.by)
+        print(f"pinned {project.name!r} to v{args.pin}: suggestions stay on it until unpinned")
+        return EXIT_OK
+    if args.unpin:
+        versions.pin(store, project.id, None, by=args.by)
+        current = store.current_model_version(project.id)
+        print(
+            "unpinned: suggestions follow the latest adopted version"
+            + (f" (v{current.id})" if current else "")
+        )
+        return EXIT_OK
+    if args.rollback is not None:
+        version = versions.rollback(store, project.id, args.rollback, by=args.by)
+        print(f"v{version.id}: {version.reason}")
+        return EXIT_OK
+    rows = versions.history(store, project.id)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return EXIT_OK
+    if not rows:
+        print("nothing learned yet: review some documents, then `python -m core train PROJECT`")
+        return EXIT_OK
+    for row in rows:
+        mark = "*" if row["current"] else " "
+        scores = row["candidate"] or {}
+        print(
+            f"{mark} v{row['id']:<4} {row['status']:8} {row['created_at'][:16]}  "
+            f"{row['n_reviews']:>5} reviews  accuracy {scores.get('accuracy', 0):.3f}  "
+            f"macro-F1 {scores.get('macro_f1', 0):.3f}  {row['reason']}"
+        )
+    return EXIT_OK
+
+
+def cmd_stats(args) -> int:
+    from core.stats import project_stats
+
+    store = open_store(args)
+    project = find_project(store, args.project)
+    stats = project_stats(store, project.id)
+    if args.json:
+        print(json.dumps(stats, indent=2, sort_keys=True))
+    else:
+        for key, value in stats.items():
+            print(
+                f"{key}: {json.dumps(value, sort_keys=True) if isinstance(value, dict) else value}"
+            )
+    return EXIT_OK
+
+
+def cmd_backup(args) -> int:
+    """A consistent copy of the whole database, safe while the app is writing."""
+    from datetime import UTC, datetime
+
+    from core.store import Store
+
+    store = open_store(args)
+    dest = Path(args.dest).expanduser()
+    if dest.is_dir():
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        dest = dest / f"{store.path.stem}-{stamp}.db"
+    if dest.exists() and not args.overwrite:
+        raise CliError(
+            f"{dest} already exists; pass --overwrite to replace it, or pick another name"
+        )
+    written = store.backup(dest)
+    copy = Store(written)
+    try:
+        problems = copy.integrity_check()
+    finally:
+        copy.close()
+    if problems != "ok":
+        print(
+            f"error: the copy at {written} fails its integrity check: {problems}", file=sys.stderr
+        )
+        return EXIT_PARTIAL
+    print(f"backed up {store.path} to {written} ({written.stat().st_size:,} bytes, integrity ok)")
+    return EXIT_OK
