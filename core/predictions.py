@@ -450,6 +450,39 @@ class PredictionTable:
 # --- from the store ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How many documents have a suggestion, and how many each technique voted on."""
+
+    n_documents: int
+    n_suggested: int  # some technique voted, so the Review page has a suggestion
+    votes: dict[str, int]  # technique -> documents it scored (did not abstain on)
+
+    @property
+    def nothing_suggested(self) -> bool:
+        return self.n_documents > 0 and self.n_suggested == 0
+
+    def summary(self) -> str:
+        if self.nothing_suggested:
+            return (
+                "no suggestion for any document: every technique abstained everywhere. rules "
+                "and lexicon need patterns and keywords in the taxonomy; embeddings (or "
+                "zero_shot) need only the label names, e.g. `-t embeddings`."
+            )
+        voted = ", ".join(f"{name} on {count:,}" for name, count in self.votes.items())
+        return f"{self.n_suggested:,} of {self.n_documents:,} documents have a suggestion" + (
+            f" (votes: {voted})" if voted else ""
+        )
+
+
+def suggestion_coverage(table: PredictionTable) -> Coverage:
+    return Coverage(
+        n_documents=len(table),
+        n_suggested=int(table.covered.sum()),
+        votes={name: int(table.present[t].sum()) for t, name in enumerate(table.techniques)},
+    )
+
+
 def latest_results(
     store: SiftStore, project_id: int, document_ids: Sequence[str] | None = None
 ) -> dict[str, dict[str, TextResult]]:

@@ -28,7 +28,7 @@ if not n_documents:
     st.page_link("pages/upload.py", label="Go to Upload", icon=":material/upload_file:")
     st.stop()
 
-job = classify_ui.current_job(project.id)
+job = classify_ui.current_job(store, project.id)
 running = job is not None and job.running
 
 
@@ -82,6 +82,8 @@ available = [name for name in known_techniques() if name != "ensemble"]
 trained = current_supervised_model(store, project.id)
 if trained is None:
     available.remove("supervised")
+if running:  # come back mid-run (or from another tab): show what is running
+    st.session_state["classify_techniques"] = [n for n in job.techniques if n in available]
 chosen = st.multiselect(
     "Techniques",
     available,
@@ -178,4 +180,4 @@ if job is not None and running:
 
     _poll()
 elif job is not None:
-    classify_ui.render_finished(job)
+    classify_ui.render_finished(job, store)

@@ -4,11 +4,13 @@ of fold); the versions Sift learned from reviews, with pin and roll back."""
 import pandas as pd
 import streamlit as st
 
-from core.evaluation.metrics import evaluate_project
+from core.evaluation.metrics import evaluate_gold, evaluate_project
+from core.ingest.gold import MAX_LISTED, documents
 from core.predictions import ENSEMBLE
 from ui import diagnostics_ui, versions_ui
 from ui.auth import can, require_router
 from ui.charts import confusion_heatmap, reliability_chart
+from ui.markdown import md
 from ui.session import get_store, require_project
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -25,8 +27,41 @@ source = st.segmented_control(
 )
 source = source or "reviews"
 truth_name = {"reviews": "reviewed", "gold": "gold"}[source]
-evaluations = evaluate_project(store, project.id, source=source)
+if source == "gold":
+    evaluations, gold = evaluate_gold(store, project.id)
+else:
+    evaluations, gold = evaluate_project(store, project.id, source=source), None
 n_truth = max((e.n_truth for e in evaluations.values()), default=0)
+if gold is not None and gold.n_documents and not gold.n_matched_documents:
+    names = ", ".join(gold.label_names[:MAX_LISTED]) or "(none yet)"
+    if len(gold.label_names) > MAX_LISTED:
+        names += f" and {len(gold.label_names) - MAX_LISTED:,} more"
+    st.warning(
+        f"None of the {gold.n_documents:,} documents with uploaded gold labels has a label "
+        "that matches the taxonomy (even ignoring case), so there is nothing to measure. "
+        f"Gold labels: {md(gold.unknown_text())}. Taxonomy labels: {md(names)}. Name the "
+        "taxonomy's labels like the gold labels on Taxonomy to evaluate against them.",
+        icon=":material/warning:",
+    )
+elif gold is not None and gold.n_documents:
+    if gold.mapped:
+        lines = gold.mapping_lines()
+        more = f"; and {len(lines) - MAX_LISTED:,} more" if len(lines) > MAX_LISTED else ""
+        st.caption(
+            "Gold labels matched to taxonomy labels ignoring case: "
+            + md("; ".join(lines[:MAX_LISTED]) + more)
+        )
+    if gold.unknown:
+        left_out = gold.n_unmatched_documents
+        st.warning(
+            f"Ignored gold labels that match no taxonomy label: {md(gold.unknown_text())}."
+            + (
+                f" Left out: {documents(left_out)} with no gold label from the taxonomy."
+                if left_out
+                else ""
+            ),
+            icon=":material/info:",
+        )
 
 if not evaluations:
     if source == "reviews":
@@ -34,7 +69,12 @@ if not evaluations:
             "Nothing to evaluate yet: review some documents (and run techniques) first. "
             "Metrics compare each technique's suggestion with the reviewed labels."
         )
-    else:
+    elif gold is not None and gold.n_matched_documents:
+        st.info(
+            f"{gold.n_matched_documents:,} documents have gold labels from the taxonomy, but "
+            "no technique has scored them yet: run some on Classify."
+        )
+    elif gold is None or not gold.n_documents:
         st.info(
             "No uploaded gold labels with predictions. Upload a CSV with a label column "
             "(choose it as the gold-label column) and classify it."

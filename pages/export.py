@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core.export import FORMATS, ExportOptions, prepare_export
+from core.export import FORMATS, TEST_SPLIT_HELP, ExportOptions, prepare_export, split_summary
 from ui.auth import require, require_router
 from ui.session import get_store, require_project, reviewer_name
 
-PREPARED = "_export_prepared"  # {"settings", "data", "file_name", "mime", "rows", "preview"}
+PREPARED = "_export_prepared"  # {"settings", "data", "file_name", "mime", "rows", "split", ...}
 PREVIEW_ROWS = 20
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -30,11 +30,16 @@ include_scores = cols[2].toggle(
 )
 cols = st.columns(2)
 test_fraction = cols[0].slider(
-    "Test split", 0.0, 0.5, 0.0, step=0.05, key="export_test_fraction", help="0 = no split column"
+    "Test split", 0.0, 0.5, 0.0, step=0.05, key="export_test_fraction", help=TEST_SPLIT_HELP
 )
 seed = cols[1].number_input(
     "Split seed", min_value=0, value=0, step=1, key="export_seed", disabled=test_fraction == 0
 )
+if test_fraction > 0:
+    st.caption(
+        "The test split takes reviewed documents only; machine-labelled ones go to train "
+        "(the `label_source` column says which is which)."
+    )
 options = ExportOptions(
     reviewed_only=reviewed_only,
     include_scores=include_scores,
@@ -52,6 +57,7 @@ if st.button("Prepare export", key="export_prepare", type="primary", icon=":mate
         "file_name": f"{project.name}.{FORMATS[fmt].extension}",
         "mime": FORMATS[fmt].mime,
         "rows": len(rows),
+        "split": split_summary(rows, options.test_fraction),
         "preview": rows[:PREVIEW_ROWS],
     }
 
@@ -60,6 +66,11 @@ if prepared is not None and prepared["settings"] != settings:
     st.caption("The options changed: prepare the export again.")
 elif prepared is not None:
     st.success(f"{prepared['rows']:,} rows, {len(prepared['data']):,} bytes")
+    split = prepared["split"]
+    if split is not None and split.short:  # fewer reviewed documents than the test split asks
+        st.warning(split.note(), icon=":material/rule:")
+    elif split is not None:
+        st.caption(split.note())
     st.download_button(
         f"Download {prepared['file_name']}",
         data=prepared["data"],

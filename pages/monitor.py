@@ -117,7 +117,15 @@ metric_cols[1].metric(
     "PSI, confidence",
     "—" if report.confidence_psi is None else f"{report.confidence_psi:.3f}",
 )
-if report.level == "significant":
+if not report.enough_data:
+    st.info(
+        f"Too little data to judge drift: {report.n_baseline:,} and {report.n_batch:,} "
+        f"documents. At these sizes PSI is about {report.chance_psi:.2f} by chance alone, "
+        f"so the figures above say nothing yet; compare batches of at least "
+        f"{report.documents_needed:,} documents each.",
+        icon=":material/hourglass_empty:",
+    )
+elif report.level == "significant":
     st.warning(
         f"Significant shift: PSI above {SIGNIFICANT_PSI} between {snapshot.imports[baseline]} "
         f"and {snapshot.imports[batch]}. The new texts differ from the baseline; review a sample "

@@ -6,6 +6,7 @@ from core.predictions import project_settings
 from ui.auth import require, require_router
 from ui.learning import refresh_on_first_visit, render_learning_status
 from ui.review_document import render_document_view
+from ui.review_format import plural
 from ui.review_queue_ui import current_pass, prediction_table, queue_controls, show_flash
 from ui.review_table import render_table_view
 from ui.session import get_store, require_project, require_taxonomy
@@ -36,7 +37,7 @@ review_pass = current_pass(store, project.id, table, order, filters)
 if review_pass.version != table.version and table.version is not None:
     st.caption(
         f"v{table.version} is ready: it orders and suggests from the next batch "
-        f"({len(review_pass.batch) - review_pass.position} documents left in this one)."
+        f"({plural(len(review_pass.batch) - review_pass.position, 'document')} left in this one)."
     )
 show_flash()
 

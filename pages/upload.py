@@ -1,10 +1,12 @@
-"""Upload: files in, documents out — each file imported whole or not at all."""
+"""Upload: files in, documents out — each file imported whole or not at all; a file whose text
+column does not look like text waits for "Import anyway"."""
 
 import streamlit as st
 
 from core.ingest import SUPPORTED_EXTENSIONS, IngestLimits, IngestOptions
 from ui import upload_ui
 from ui.auth import require, require_router
+from ui.markdown import md
 from ui.session import get_store, require_project, reviewer_name
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -55,22 +57,41 @@ if uploaded:
         with st.spinner("Importing…"):
             outcomes = upload_ui.import_files(store, project.id, files, by=reviewer_name())
         st.session_state[upload_ui.RESULTS] = (project.id, outcomes)
+        st.session_state[upload_ui.PENDING] = (
+            project.id,
+            upload_ui.pending_confirmations(files, outcomes),
+        )
         st.rerun()  # the sidebar's document count includes the new documents
 
 last_project, outcomes = st.session_state.get(upload_ui.RESULTS, (None, []))
 if outcomes and last_project == project.id:
     added = sum(outcome.n_added for outcome in outcomes)
     rejected = [outcome for outcome in outcomes if outcome.status == "rejected"]
-    if rejected:
+    unconfirmed = [outcome for outcome in outcomes if outcome.status == "unconfirmed"]
+    if rejected or unconfirmed:
+        problems = []
+        if rejected:
+            problems.append(
+                f"{len(rejected)} of {len(outcomes)} file(s) rejected; nothing from them was "
+                "stored."
+            )
+        if unconfirmed:
+            problems.append(
+                f"{len(unconfirmed)} of {len(outcomes)} file(s) wait for your confirmation "
+                "below; nothing from them is stored yet."
+            )
         st.warning(
-            f"{len(rejected)} of {len(outcomes)} file(s) rejected; nothing from them was "
-            f"stored. {added:,} new document(s) from the others.",
+            " ".join(problems) + f" {added:,} new document(s) from the others.",
             icon=":material/warning:",
         )
     else:
         st.success(f"{added:,} new document(s) imported.", icon=":material/check_circle:")
     st.dataframe(upload_ui.outcomes_table(outcomes), hide_index=True, key="upload_results")
     for outcome in rejected:
-        st.error(outcome.message, icon=":material/error:")
+        st.error(md(outcome.message), icon=":material/error:")
+    upload_ui.render_confirmations(store, project.id, files, by=reviewer_name())
+    for outcome in outcomes:
+        for note in outcome.gold_notes:
+            st.info(f"{md(outcome.filename)}: {md(note)}", icon=":material/label:")
     if added:
         st.page_link("pages/classify.py", label="Next: classify", icon=":material/bolt:")

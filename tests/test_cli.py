@@ -125,7 +125,7 @@ def test_classify_then_export_csv_and_jsonl(inbox, tmp_path):
     by_text = {row["text"]: row for row in rows}
     assert by_text["Please refund invoice INV-1001"]["labels"] == "billing"
     assert by_text["The courier lost my parcel"]["labels"] == "shipping"
-    assert all(row["label_source"] == "prediction" for row in rows)
+    assert all(row["label_source"] == "machine" for row in rows)
 
     out_jsonl = tmp_path / "out.jsonl"
     sift("export", "demo", "--format", "jsonl", "--out", str(out_jsonl), db=db)
@@ -193,6 +193,20 @@ def test_building_the_parser_loads_no_technique_or_torch():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_classify_says_when_no_document_got_a_suggestion(inbox, tmp_path):
+    folder, _ = inbox
+    names_only = tmp_path / "names.yaml"
+    names_only.write_text("labels:\n  - name: billing\n  - name: shipping\n", encoding="utf-8")
+    db = tmp_path / "cli.db"
+    sift("create", "demo", "--taxonomy", str(names_only), db=db)
+    sift("ingest", "demo", str(folder / "tickets.csv"), "--text-column", "body", db=db)
+    result = sift("classify", "demo", "-t", "rules", "-t", "lexicon", db=db)
+    assert "warning: no suggestion for any document" in result.stderr
+    result = sift("classify", "demo", db=db)  # the defaults include embeddings
+    assert "3 of 3 documents have a suggestion" in result.stdout
+    assert "warning" not in result.stderr
 
 
 def test_missing_project_is_a_clear_error(tmp_path):

@@ -275,9 +275,12 @@ def test_full_flow_from_new_project_to_exported_csv(open_app, new_page, tmp_path
     page.locator("mark").first.wait_for()  # lexicon/rule evidence highlighted
     accepted_text, accepted_label = shown_document(page), shown_suggestion(page)
     assert accepted_label in ("billing", "shipping", "account"), accepted_label
+    # A taller window for the picture, so docs/review.png shows the whole score chart
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1250})
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-    page.wait_for_timeout(500)  # the chart draws after its element appears
+    page.wait_for_timeout(800)  # the chart draws after its element appears
     review_png = save_screenshot(page, "review.png")
+    page.set_viewport_size(VIEWPORT)
     page.evaluate("document.activeElement && document.activeElement.blur()")  # keys to the app
     page.keyboard.press("a")
     page.get_by_text(f"Accepted: {accepted_label}").wait_for()
@@ -318,14 +321,14 @@ def test_full_flow_from_new_project_to_exported_csv(open_app, new_page, tmp_path
     assert {row["external_id"] for row in rows.values()} == {ticket for ticket, _, _ in INBOX}
     assert (rows[accepted_text]["labels"], rows[accepted_text]["label_source"]) == (
         accepted_label,
-        "review",
+        "reviewed",
     )
     assert (rows[corrected_text]["labels"], rows[corrected_text]["label_source"]) == (
         corrected_label,
-        "review",
+        "reviewed",
     )
     others = [row for text, row in rows.items() if text not in (accepted_text, corrected_text)]
-    assert {row["label_source"] for row in others} == {"prediction"}
+    assert {row["label_source"] for row in others} == {"machine"}
     assert all(row["labels"] in labels for row in others)
 
     if update_docs_screenshot(review_png, REPO / "docs" / "review.png"):

@@ -7,6 +7,7 @@ import pytest
 
 from core.evaluation.metrics import calibration, evaluate
 from core.techniques.base import TextResult
+from tests.gold_project import GOLD_AS_NAMED, GOLD_OTHER_CASE, gold_project
 
 LABELS = ["a", "b", "c"]
 
@@ -57,6 +58,16 @@ def test_nothing_covered_gives_zero_metrics_not_an_error():
     assert ev.coverage == 0 and ev.accuracy == 0
 
 
+def test_truth_only_in_labels_removed_from_the_taxonomy_is_not_an_error():
+    # reviews made before "old" was deleted from the taxonomy: sklearn's confusion_matrix
+    # would raise "At least one label specified must be in y_true"
+    results = {"d1": result(0.8, 0.1, 0.1), "d2": result(0.1, 0.8, 0.1)}
+    truth = {"d1": ["old"], "d2": ["old"]}
+    ev = evaluate("t", results, truth, LABELS, multi_label=False)
+    assert ev.n_covered == 2 and ev.accuracy == 0.0
+    assert ev.confusion == [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+
+
 def test_perfectly_calibrated_scores_have_zero_ece():
     confidences = np.array([0.25] * 4 + [0.75] * 4)
     correct = np.array([1, 0, 0, 0, 1, 1, 1, 0], dtype=bool)
@@ -68,3 +79,52 @@ def test_perfectly_calibrated_scores_have_zero_ece():
 def test_overconfident_scores_have_positive_ece():
     ece, _ = calibration(np.array([0.95] * 10), np.array([True] * 5 + [False] * 5))
     assert ece == pytest.approx(0.45)
+
+
+# --- uploaded gold labels, matched to the taxonomy ignoring case ------------------------------
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_gold_labels_in_another_case_are_measured_like_the_label_names(db_path, multi_label):
+    from core.evaluation.metrics import evaluate_gold, evaluate_project
+
+    store, pid = gold_project(db_path, GOLD_OTHER_CASE, multi_label=multi_label)
+    evaluations, match = evaluate_gold(store, pid)
+    assert match.mapping_lines() == [
+        "Account → account: 1 document",
+        "BILLING → billing: 1 document",
+        "Billing → billing: 1 document",
+        "SHIPPING → shipping: 1 document",
+        "Shipping → shipping: 1 document",
+    ]
+    assert match.unknown == (("refunds", 1),)
+    assert set(evaluations) == {"ensemble", "rules", "lexicon"}
+    assert all(e.n_truth == 5 for e in evaluations.values())  # "refunds" is left out
+
+    # The same numbers as gold labels spelled exactly like the taxonomy (another project).
+    expected_store, expected_pid = gold_project(
+        db_path.with_name("named.db"), GOLD_AS_NAMED, multi_label=multi_label
+    )
+    expected, _ = evaluate_gold(expected_store, expected_pid)
+    for name, evaluation in evaluations.items():
+        assert evaluation.accuracy == pytest.approx(expected[name].accuracy)
+        assert evaluation.macro_f1 == pytest.approx(expected[name].macro_f1)
+        assert evaluation.per_label == expected[name].per_label
+    assert evaluate_project(store, pid, source="gold")["rules"].accuracy == pytest.approx(
+        evaluations["rules"].accuracy
+    )
+
+
+def test_gold_labels_matching_no_label_give_no_metrics_and_no_error(db_path):
+    from core.evaluation.diagnostics import diagnose_project
+    from core.evaluation.metrics import evaluate_gold, evaluate_project, truth_labels
+
+    gold = [("sport",), ("news",), ("sport",), (), ("weather",), ()]
+    store, pid = gold_project(db_path, gold)
+    evaluations, match = evaluate_gold(store, pid)
+    assert evaluations == {}
+    assert (match.n_documents, match.n_matched_documents) == (4, 0)
+    assert match.unknown == (("sport", 2), ("news", 1), ("weather", 1))
+    assert truth_labels(store, pid, "gold") == {}
+    assert evaluate_project(store, pid, source="gold") == {}
+    assert all(d.n_truth == 0 for d in diagnose_project(store, pid, source="gold").techniques)

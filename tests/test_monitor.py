@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,8 +12,14 @@ from hypothesis import strategies as st
 from core.documents import Document
 from core.engine import run_techniques
 from core.evaluation.monitor import (
+    MIN_DRIFT_DOCUMENTS,
+    MODERATE_PSI,
     NO_PREDICTION,
+    SIGNIFICANT_PSI,
+    TOO_LITTLE_DATA,
     agreement_over_time,
+    chance_psi,
+    documents_needed,
     drift,
     label_distribution_by,
     mean_confidence_by,
@@ -196,16 +203,25 @@ def batches(db_path):
     store = Store(db_path)
     pid = store.create_project("drift").id
     store.save_taxonomy(pid, TAXONOMY)
+    # 100 documents a batch: enough for PSI to mean something (see test_small_batches_...)
     base = import_batch(
-        store, pid, "base", [f"invoice {i}" for i in range(8)] + [f"parcel {i}" for i in range(2)]
+        store,
+        pid,
+        "base",
+        [f"invoice {i}" for i in range(80)] + [f"parcel {i}" for i in range(20)],
     )
     same = import_batch(
         store,
         pid,
         "same",
-        [f"invoice no {i}" for i in range(8)] + [f"parcel no {i}" for i in range(2)],
+        [f"invoice no {i}" for i in range(80)] + [f"parcel no {i}" for i in range(20)],
     )
-    shifted = import_batch(store, pid, "shifted", [f"parcel x {i}" for i in range(9)] + ["hello"])
+    shifted = import_batch(
+        store,
+        pid,
+        "shifted",
+        [f"parcel x {i}" for i in range(90)] + [f"hello {i}" for i in range(10)],
+    )
     run_techniques(store, pid, [create_technique("lexicon")])
     return store, pid, base, same, shifted
 
@@ -220,7 +236,31 @@ def test_shifted_batch_is_significant(batches):
     store, pid, base, _, shifted = batches
     report = drift(project_snapshot(store, pid), base, shifted)
     assert report.level == "significant"
-    assert report.batch_counts == {"billing": 0, "shipping": 9, NO_PREDICTION: 1}
+    assert report.batch_counts == {"billing": 0, "shipping": 90, NO_PREDICTION: 10}
+
+
+def test_small_batches_are_too_little_data_however_large_the_psi(db_path):
+    store = Store(db_path)
+    pid = store.create_project("tiny drift").id
+    store.save_taxonomy(pid, TAXONOMY)
+    one = import_batch(store, pid, "one", ["invoice 1"])
+    other = import_batch(store, pid, "other", ["parcel 1"])
+    run_techniques(store, pid, [create_technique("lexicon")])
+    report = drift(project_snapshot(store, pid), one, other)
+    assert report.label_psi > SIGNIFICANT_PSI  # a "significant" figure ...
+    assert report.level == TOO_LITTLE_DATA and not report.enough_data  # ... that means nothing
+    assert report.chance_psi > MODERATE_PSI
+    assert report.documents_needed >= MIN_DRIFT_DOCUMENTS
+
+
+def test_chance_psi_matches_two_samples_of_one_population():
+    rng = np.random.default_rng(0)
+    shares = np.array([0.5, 0.3, 0.2])
+    n = 200
+    observed = [psi(rng.multinomial(n, shares), rng.multinomial(n, shares)) for _ in range(400)]
+    # the mean PSI between same-population samples is what chance_psi predicts (within 15%)
+    assert np.mean(observed) == pytest.approx(chance_psi(3, n, n), rel=0.15)
+    assert documents_needed(3) == 80  # 4 * (3 - 1) / 0.1
 
 
 def test_current_labels_prefer_the_review(batches):
@@ -236,4 +276,4 @@ def test_runs_table_lists_runs_newest_first(batches):
     run_techniques(store, pid, [create_technique("rules")])
     rows = runs_table(store.list_runs(pid))
     assert [r["technique"] for r in rows] == ["rules", "lexicon"]
-    assert rows[1]["computed"] == 30 and rows[1]["status"] == "finished"
+    assert rows[1]["computed"] == 300 and rows[1]["status"] == "finished"

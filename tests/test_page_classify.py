@@ -237,3 +237,50 @@ def test_a_changed_option_reaches_the_technique_and_an_untouched_form_keeps_the_
     latest = max(store.list_runs(project.id), key=lambda r: r.id)
     assert latest.config["scale"] == 2.5
     assert latest.config_hash != default_key
+
+
+def test_models_are_marked_with_where_they_load_from_before_run(project, tmp_path):
+    at = open_classify(project)
+    at.multiselect(key="classify_techniques").set_value(["embeddings", "zero_shot"]).run()
+    assert not at.exception, at.exception
+    embeddings = at.selectbox(key="classify_embeddings_model")
+    assert any("✓ ships with Sift" in option for option in embeddings.options)
+    # a folder that is not there is flagged before Run, a folder that is, is not
+    at.text_input(key="classify_zero_shot_model_other").input(str(tmp_path / "missing")).run()
+    assert "no folder there" in texts(at, "warning")
+    at.text_input(key="classify_zero_shot_model_other").input(str(tmp_path)).run()
+    assert "no folder there" not in texts(at, "warning")
+
+
+def test_a_run_in_progress_is_seen_from_another_session_and_not_started_twice(
+    store, project, gated
+):
+    first = open_classify(project)
+    first.number_input(key="classify_batch_size").set_value(1)
+    first.multiselect(key="classify_techniques").set_value([gated])
+    first.button(key="classify_run").click().run()
+    job = first.session_state[JOB]
+    assert job.running
+
+    second = open_classify(project)  # a reload, another tab, a colleague
+    assert second.session_state[JOB] is job
+    assert second.multiselect(key="classify_techniques").value == [gated]
+    assert second.button(key="classify_run").disabled
+    assert f"Running: {gated}." in texts(second, "caption")
+    second.button(key="classify_cancel").click().run()  # feedback at once, not after the batch
+    assert job.cancelled
+    assert "Cancelling: the batch in progress finishes first" in texts(second, "warning")
+    GATE.set()
+    wait_for_job(second)
+    assert [run.status for run in store.list_runs(project.id)] == ["cancelled"]
+
+
+def test_a_run_says_how_many_documents_have_a_suggestion_or_that_none_has(store, project, gated):
+    GATE.set()  # the gated technique answers at once: it abstains on everything
+    at = open_classify(project)
+    run(at, [gated])
+    assert "every technique abstained everywhere" in texts(at, "warning")
+    run(at, ["lexicon"])
+    n = store.count_documents(project.id)
+    assert f"of {n:,} documents have a suggestion" in texts(at, "caption")
+    assert "every technique abstained" not in texts(at, "warning")

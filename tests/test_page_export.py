@@ -55,8 +55,8 @@ def test_csv_rows_and_labels_match_the_project(project):
     reviews = project.store.current_reviews(project.project_id)
     for doc_id, review in reviews.items():
         assert by_id[doc_id]["labels"] == "; ".join(review.labels)
-        assert by_id[doc_id]["label_source"] == "review"
-    assert all(r["label_source"] != "review" for r in rows if r["id"] not in reviews)
+        assert by_id[doc_id]["label_source"] == "reviewed"
+    assert all(r["label_source"] != "reviewed" for r in rows if r["id"] not in reviews)
 
 
 def test_prepared_export_is_recorded_with_its_hash(project):
@@ -88,13 +88,18 @@ def test_csv_neutralises_formula_cells(project):
     assert rows[-1]["text"].startswith("'=HYPERLINK")
 
 
-def test_hugging_face_zip_holds_readme_and_split_parquet_files(project):
+def test_hugging_face_zip_unpacks_to_a_dataset_dict_load_from_disk_reads(project, tmp_path):
+    datasets = pytest.importorskip("datasets")
     at = open_export(project)
     at.selectbox(key="export_format").set_value("hf").run()
     at.slider(key="export_test_fraction").set_value(0.2).run()
     data = prepare(at)
-    names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-    assert names == {"dataset/README.md", "dataset/data/train.parquet", "dataset/data/test.parquet"}
+    zipfile.ZipFile(io.BytesIO(data)).extractall(tmp_path)
+    loaded = datasets.load_from_disk(str(tmp_path / "dataset"))
+    assert set(loaded) == {"train", "test"}
+    assert loaded["train"].num_rows + loaded["test"].num_rows == 10
+    assert set(loaded["test"]["label_source"]) == {"reviewed"}  # 2 of 10 asked, 2 reviewed
+    assert (tmp_path / "dataset" / "README.md").is_file()
 
 
 def test_preview_shows_the_first_rows(project):
@@ -109,3 +114,14 @@ def test_changed_options_ask_to_prepare_again(project):
     prepare(at)
     at.toggle(key="export_include_scores").set_value(True).run()
     assert not at.download_button
+
+
+def test_split_says_when_too_few_reviewed_documents_for_the_test_split(project):
+    at = open_export(project)
+    at.slider(key="export_test_fraction").set_value(0.5).run()
+    assert any("reviewed documents only" in c.value for c in at.caption)
+    rows = list(csv.DictReader(io.StringIO(prepare(at).decode("utf-8"))))
+    test = [row for row in rows if row["split"] == "test"]
+    assert {row["label_source"] for row in test} == {"reviewed"} and len(test) == 2
+    [warning] = at.warning
+    assert "not the 5 asked for" in warning.value and "only 2 documents reviewed" in warning.value

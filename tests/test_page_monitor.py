@@ -11,7 +11,7 @@ from core.documents import Document
 from core.engine import run_techniques
 from core.evaluation.monitor import drift, project_snapshot
 from core.techniques import create_technique
-from tests.page_project import FIRST_BATCH, build_project
+from tests.page_project import FIRST_BATCH, SECOND_BATCH, build_project
 
 APP = str(Path(__file__).parent.parent / "app.py")
 
@@ -72,28 +72,62 @@ def test_charts_over_time_are_drawn(project):
     assert len(at.get("vega_lite_chart")) == 4
 
 
-def test_shifted_batch_shows_a_significant_shift_warning(project):
-    baseline, batch = project.import_ids
-    assert drift(project_snapshot(project.store, project.project_id), baseline, batch).level == (
-        "significant"
-    )
+def add_batch(store, pid, name: str, texts: list[str]) -> int:
+    return store.add_documents(
+        pid,
+        [Document.from_text(text) for text in texts],
+        filename=f"{name}.txt",
+        format="txt",
+        encoding="utf-8",
+        sha256=name.encode().hex().ljust(64, "0")[:64],
+    ).import_id
+
+
+def copies(texts: list[str], n: int, tag: str) -> list[str]:
+    """n distinct documents cycling through `texts` (numbered, so none is a duplicate)."""
+    return [f"{texts[i % len(texts)]} ({tag} {i})" for i in range(n)]
+
+
+@pytest.fixture
+def large(project):
+    """Two more batches of 150 documents: one mixed like the first batch, one shifted."""
+    store, pid = project.store, project.project_id
+    base = add_batch(store, pid, "base", copies(FIRST_BATCH, 150, "base"))
+    same = add_batch(store, pid, "same", copies(FIRST_BATCH, 150, "same"))
+    shifted = add_batch(store, pid, "shifted", copies(SECOND_BATCH[1:2], 150, "shifted"))
+    run_techniques(store, pid, [create_technique("rules"), create_technique("lexicon")])
+    return project, base, same, shifted
+
+
+def open_drift(project, baseline: int, batch: int) -> AppTest:
     at = open_monitor(project)
+    at.selectbox(key="monitor_baseline").set_value(baseline).run()
+    at.selectbox(key="monitor_batch").set_value(batch).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_shifted_batch_shows_a_significant_shift_warning(large):
+    project, base, _, shifted = large
+    report = drift(project_snapshot(project.store, project.project_id), base, shifted)
+    assert report.level == "significant"
+    at = open_drift(project, base, shifted)
     assert any("Significant shift" in warning.value for warning in at.warning)
 
 
-def test_batch_like_the_baseline_shows_no_warning(project):
-    store, pid = project.store, project.project_id
-    same = store.add_documents(
-        pid,
-        [Document.from_text(text + " Regards.") for text in FIRST_BATCH],
-        filename="again.txt",
-        format="txt",
-        encoding="utf-8",
-        sha256="7" * 64,
-    ).import_id
-    run_techniques(store, pid, [create_technique("rules"), create_technique("lexicon")])
-    at = open_monitor(project)
-    at.selectbox(key="monitor_baseline").set_value(project.import_ids[0]).run()
-    at.selectbox(key="monitor_batch").set_value(same).run()
+def test_batch_like_the_baseline_shows_no_warning(large):
+    project, base, same, _ = large
+    at = open_drift(project, base, same)
     assert not at.warning
     assert any("Stable" in s.value for s in at.success)
+
+
+def test_small_batches_say_too_little_data_instead_of_a_shift(project):
+    baseline, batch = project.import_ids  # 6 and 4 documents
+    report = drift(project_snapshot(project.store, project.project_id), baseline, batch)
+    assert report.label_psi > 0.2  # it would have read "significant shift"
+    at = open_monitor(project)
+    assert not any("Significant shift" in warning.value for warning in at.warning)
+    shown = " ".join(info.value for info in at.info)
+    assert "Too little data to judge drift: 6 and 4 documents" in shown
+    assert f"at least {report.documents_needed:,} documents each" in shown

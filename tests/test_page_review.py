@@ -172,6 +172,7 @@ def test_undo_after_a_bulk_accept_takes_all_of_it_back(project):
     at.segmented_control(key="review_mode").set_value("Table").run()
     at.slider(key="review_bulk_threshold").set_value(0.5).run()
     at.button(key="review_bulk_accept").click().run()
+    at.button(key="review_bulk_confirm").click().run()
     accepted = project.store.current_reviews(project.project_id)
     assert len(accepted) >= 2
     at.segmented_control(key="review_mode").set_value("Document").run()
@@ -213,6 +214,9 @@ def test_bulk_accept_above_confidence_accepts_exactly_those_documents(project):
     at.slider(key="review_bulk_threshold").set_value(0.75).run()
     table = load_predictions(project.store, project.project_id)
     at.button(key="review_bulk_accept").click().run()
+    assert not at.exception, at.exception
+    assert project.store.current_reviews(project.project_id) == {}  # not before confirming
+    at.button(key="review_bulk_confirm").click().run()
     assert not at.exception, at.exception
     expected = {
         doc: table.suggested_labels(i)

@@ -9,6 +9,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.ingest import IngestLimits, IngestOptions
 from core.store import Store
+from core.taxonomy import Label, Taxonomy
+from tests.rendered import as_shown
 from ui.upload_ui import file_key, import_file, import_files
 
 APP = str(Path(__file__).parent.parent / "app.py")
@@ -112,7 +114,7 @@ def test_a_rejected_file_shows_its_reason_and_the_others_are_imported(store, pro
     assert rows["good.txt"]["Result"] == "Imported"
     assert rows["bad.csv"]["Result"] == "Rejected"
     assert "bad.csv, row 2: the text column 'body' is empty" in rows["bad.csv"]["Details"]
-    assert any("bad.csv, row 2" in element.value for element in at.error)
+    assert any("bad.csv, row 2" in as_shown(element.value) for element in at.error)
     assert [doc.text for doc in store.get_documents(project.id)] == ["Hello there"]
 
 
@@ -160,3 +162,108 @@ def test_each_file_is_imported_whole_or_not_at_all(store, project):
     assert texts == {"Please refund me", "Where is my parcel"}  # nothing from bad.json
     [record] = store.list_imports(project.id)
     assert (record.filename, record.by) == ("good.csv", "tester")
+
+
+# --- a text column that is not text waits for confirmation ----------------------------------
+
+PAYMENTS = b"id,amount,date\n1,12.50,2024-01-05\n2,8.00,2024-02-11\n3,100,2024-03-01\n"
+
+
+def shown(elements) -> list[str]:
+    return [as_shown(element.value) for element in elements]
+
+
+def confirm_buttons(at: AppTest) -> list:
+    return [button for button in at.button if button.key == file_key("confirm", "payments.csv")]
+
+
+def test_a_csv_without_text_is_not_imported_until_confirmed(store, project):
+    at = choose_files(open_upload(project), ("payments.csv", PAYMENTS), ("note.txt", b"Hello"))
+    assert at.selectbox(key=file_key("text", "payments.csv")).value == "date"
+    import_(at)
+    assert [doc.text for doc in store.get_documents(project.id)] == ["Hello"]  # only the note
+    rows = {row["File"]: row for row in results(at)}
+    assert rows["payments.csv"]["Result"] == "Needs confirmation"
+    assert rows["note.txt"]["Result"] == "Imported"
+    assert any(
+        w.startswith("payments.csv: the text column 'date' does not look like text")
+        for w in shown(at.warning)
+    )
+    assert any("wait for your confirmation" in w for w in shown(at.warning))
+
+    [confirm] = confirm_buttons(at)
+    confirm.click().run()
+    assert not at.exception, at.exception
+    assert sorted(doc.text for doc in store.get_documents(project.id)) == [
+        "2024-01-05",
+        "2024-02-11",
+        "2024-03-01",
+        "Hello",
+    ]
+    rows = {row["File"]: row for row in results(at)}
+    assert (rows["payments.csv"]["Result"], rows["payments.csv"]["New"]) == ("Imported", 3)
+    assert rows["note.txt"]["Result"] == "Imported"  # not imported a second time
+    assert not confirm_buttons(at)
+    assert sorted(record.filename for record in store.list_imports(project.id)) == [
+        "note.txt",
+        "payments.csv",
+    ]
+
+
+def test_choosing_another_column_after_the_warning_needs_a_new_check(store, project):
+    at = choose_files(open_upload(project), ("payments.csv", PAYMENTS))
+    import_(at)
+    assert confirm_buttons(at)
+    at.selectbox(key=file_key("text", "payments.csv")).set_value("amount").run()
+    assert not confirm_buttons(at)  # "Import anyway" was for 'date', not 'amount'
+    assert any("columns changed since the check" in i for i in shown(at.info))
+    import_(at)
+    assert any("the text column 'amount' does not look like text" in w for w in shown(at.warning))
+    assert store.count_documents(project.id) == 0
+
+
+def test_a_csv_with_text_imports_without_asking(store, project):
+    at = choose_files(open_upload(project), ("tickets.csv", TICKETS))
+    import_(at)
+    assert not confirm_buttons(at) and not at.warning
+    assert store.count_documents(project.id) == 3
+
+
+# --- gold labels against the taxonomy ----------------------------------------------------------
+
+NEWS = (
+    b"text,gold\n"
+    b"Great match today,sport\n"
+    b"The league final was close,sport\n"
+    b"Election results are in,News\n"
+    b"Rain all week,weather\n"
+)
+
+
+def test_gold_labels_matched_ignoring_case_and_unknown_ones_are_reported(store, project):
+    store.save_taxonomy(project.id, Taxonomy(labels=(Label("Sport"), Label("News"))))
+    at = choose_files(open_upload(project), ("news.csv", NEWS))
+    assert at.selectbox(key=file_key("label", "news.csv")).value == "gold"
+    import_(at)
+    notes = shown(at.info)
+    assert any(
+        "news.csv: gold labels matched" in n and "sport → Sport: 2 documents" in n for n in notes
+    )
+    assert not any("News → News" in n for n in notes)  # exact names are not "mapped"
+    assert any("match no taxonomy label" in n and "'weather' (1 document)" in n for n in notes)
+    gold = {doc.text: doc.gold_labels for doc in store.get_documents(project.id)}
+    assert gold["Great match today"] == ("sport",)  # stored as given, matched when evaluated
+
+
+# --- the import function, with warnings --------------------------------------------------------
+
+
+def test_import_file_holds_a_file_with_warnings_until_confirmed(store, project):
+    held = import_file(store, project.id, "payments.csv", PAYMENTS, IngestOptions())
+    assert held.status == "unconfirmed" and held.n_added == 0
+    assert held.warnings and "'date'" in held.warnings[0]
+    assert store.count_documents(project.id) == 0
+    done = import_file(store, project.id, "payments.csv", PAYMENTS, IngestOptions(), confirmed=True)
+    assert (done.status, done.n_added) == ("imported", 3)
+    assert "imported as confirmed" in done.message
+    assert store.count_documents(project.id) == 3

@@ -6,6 +6,10 @@ core.engine in a background thread and keeps a `ClassifyJob` in the session:
 the thread writes progress into it, the page polls it with a fragment that
 reruns every half second, and Cancel sets the job's CancelToken (the engine
 checks it between batches, keeping every finished batch).
+
+A running job is also registered per (database, project) for the whole server, so a
+reload, another tab or a colleague opening Classify sees the run in progress (and can
+cancel it) instead of starting a second one.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import streamlit as st
 
 from core.engine import CancelToken, Progress, RunOutcome, run_techniques
 from core.models.loading import ModelLoadError
+from core.predictions import Coverage, load_predictions, suggestion_coverage
 from core.techniques import UnknownTechniqueError
 from core.techniques.build import build_techniques
 from ui.markdown import md
@@ -34,6 +39,10 @@ MULTI_LABEL = "classify_multi_label"
 THRESHOLD = "classify_threshold"
 POLL_SECONDS = 0.5
 
+# (database path, project id) -> the job running there, across sessions; removed when done
+_RUNNING: dict[tuple[str, int], ClassifyJob] = {}
+_RUNNING_LOCK = threading.Lock()
+
 
 @dataclass
 class ClassifyJob:
@@ -41,12 +50,14 @@ class ClassifyJob:
 
     project_id: int
     techniques: list[str]
+    database: str = ""  # the store's path: with project_id, the key in _RUNNING
     token: CancelToken = field(default_factory=CancelToken)
     progress: Progress | None = None  # latest report from the engine
     outcomes: list[RunOutcome] = field(default_factory=list)
     error: str | None = None  # why the run stopped early, for the user
     failed_technique: str | None = None
     done: bool = False
+    coverage: Coverage | None = None  # what the suggestions cover once it finished (read once)
     started: float = field(default_factory=time.monotonic)
     thread: threading.Thread | None = field(default=None, repr=False)
 
@@ -90,10 +101,15 @@ def run_job(job: ClassifyJob, store, techniques: Sequence, batch_size: int) -> N
                 break
     finally:
         job.done = True
+        with _RUNNING_LOCK:
+            if _RUNNING.get((job.database, job.project_id)) is job:
+                del _RUNNING[(job.database, job.project_id)]
 
 
 def start_job(store, project_id: int, techniques: Sequence, *, batch_size: int) -> ClassifyJob:
-    job = ClassifyJob(project_id=project_id, techniques=[t.name for t in techniques])
+    job = ClassifyJob(
+        project_id=project_id, techniques=[t.name for t in techniques], database=str(store.path)
+    )
     job.thread = threading.Thread(
         target=run_job,
         args=(job, store, list(techniques), batch_size),
@@ -101,6 +117,8 @@ def start_job(store, project_id: int, techniques: Sequence, *, batch_size: int) 
         daemon=True,  # a server shutdown does not wait; finished batches are already stored
     )
     st.session_state[JOB] = job
+    with _RUNNING_LOCK:
+        _RUNNING[(job.database, project_id)] = job
     job.thread.start()
     return job
 
@@ -118,8 +136,8 @@ def start_from_choices(
 ) -> bool:
     """Build the techniques and start the job (True), or leave an error to show (False)."""
     st.session_state.pop(START_ERROR, None)
-    job = current_job(project_id)
-    if job is not None and job.running:  # a second click while the first run is going
+    job = current_job(store, project_id)
+    if job is not None and job.running:  # a second click, or a run from another session
         return False
     try:
         techniques = build_techniques(
@@ -144,9 +162,24 @@ def show_start_error() -> None:
         st.error(md(message), icon=":material/error:")
 
 
-def current_job(project_id: int) -> ClassifyJob | None:
+def current_job(store, project_id: int) -> ClassifyJob | None:
+    """This session's last job on the project, or the run another session started there
+    while it is running (adopted into this session, so its outcome shows here too)."""
     job = st.session_state.get(JOB)
-    return job if job is not None and job.project_id == project_id else None
+    mine = job if job is not None and job.project_id == project_id else None
+    if mine is not None and mine.running:
+        return mine
+    with _RUNNING_LOCK:
+        elsewhere = _RUNNING.get((str(store.path), project_id))
+    if elsewhere is not None and not elsewhere.done:
+        st.session_state[JOB] = elsewhere
+        return elsewhere
+    return mine
+
+
+def _cancel(job: ClassifyJob) -> None:
+    job.cancel()
+    st.toast("Cancelling: the batch in progress finishes first; finished batches are kept.")
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -187,11 +220,18 @@ def progress_text(job: ClassifyJob) -> tuple[float, str]:
 def render_running(job: ClassifyJob) -> None:
     """Progress bar and Cancel for a running job (drawn inside the polling fragment)."""
     fraction, text = progress_text(job)
+    st.caption(f"Running: {', '.join(job.techniques)}.")
     st.progress(min(max(fraction, 0.0), 1.0), text=text)
     if job.cancelled:
-        st.caption("Cancelling: the batch in progress finishes first.")
+        st.warning(
+            "Cancelling: the batch in progress finishes first (a slow model can take a while "
+            "on one batch); finished batches are kept.",
+            icon=":material/hourglass_top:",
+        )
     else:
-        st.button("Cancel", key="classify_cancel", icon=":material/stop:", on_click=job.cancel)
+        st.button(
+            "Cancel", key="classify_cancel", icon=":material/stop:", on_click=_cancel, args=(job,)
+        )
 
 
 def outcomes_table(outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
@@ -230,8 +270,9 @@ def outcome_message(outcome: RunOutcome) -> str:
     )
 
 
-def render_finished(job: ClassifyJob) -> None:
-    """What the last run did, per technique, and its error if one stopped it."""
+def render_finished(job: ClassifyJob, store) -> None:
+    """What the last run did, per technique, its error if one stopped it, and how many
+    documents now have a suggestion (a run where every technique abstained says so)."""
     if job.error:
         st.error(f"The run stopped: {md(job.error)}", icon=":material/error:")
     if job.cancelled:
@@ -249,3 +290,9 @@ def render_finished(job: ClassifyJob) -> None:
         st.caption(f"Not run: {', '.join(skipped)}.")
     if job.outcomes:
         st.dataframe(outcomes_table(job.outcomes), hide_index=True, key="classify_outcomes")
+        if job.coverage is None:
+            job.coverage = suggestion_coverage(load_predictions(store, job.project_id))
+        if job.coverage.nothing_suggested:
+            st.warning(md(job.coverage.summary().capitalize()), icon=":material/block:")
+        else:
+            st.caption(md(job.coverage.summary()) + ".")

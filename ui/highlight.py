@@ -27,6 +27,40 @@ def unique_spans(spans: Sequence) -> list:
     return out
 
 
+ENTITY = "entity"  # the span kind NER gives; its `detail` is the entity type (ORG, PERSON, ...)
+UNTYPED = "entity"  # the name shown for an entity span without a type
+
+
+def _get(span, name: str, default=None):
+    return span.get(name, default) if isinstance(span, Mapping) else getattr(span, name, default)
+
+
+def entity_type(span) -> str | None:
+    """The entity type of an entity span ('ORG'), None for any other kind of evidence."""
+    if _get(span, "kind") != ENTITY:
+        return None
+    return str(_get(span, "detail") or "") or UNTYPED
+
+
+def entity_kinds(spans: Sequence) -> tuple[list[str], set[str]]:
+    """The entity types among `spans`, sorted; and those that are evidence for some label."""
+    kinds: set[str] = set()
+    labelled: set[str] = set()
+    for span in spans:
+        kind = entity_type(span)
+        if kind is None:
+            continue
+        kinds.add(kind)
+        if _get(span, "label") is not None:
+            labelled.add(kind)
+    return sorted(kinds), labelled
+
+
+def without_entity_kinds(spans: Sequence, shown: set[str] | frozenset[str]) -> list:
+    """`spans` without the entity spans whose type is not in `shown` (other evidence kept)."""
+    return [span for span in spans if entity_type(span) in (None, *shown)]
+
+
 def render_highlighted_text(text: str, spans: Sequence, colours: Mapping[str, str]) -> None:
     """Text with hits in label colours (hover for label and evidence) and a legend of the
     labels that have hits in it."""

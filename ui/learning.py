@@ -21,6 +21,7 @@ from core.learning.loop import (
     maybe_refresh,
     refresh_in_flight,
 )
+from ui.review_format import plural
 
 log = logging.getLogger(__name__)
 _VISITED = "_learning_refresh_checked"  # session state: projects checked on first visit
@@ -74,21 +75,23 @@ def learning_status(store, project_id: int, policy: RefreshPolicy = DEFAULT_POLI
         baseline = current.metrics.get("baseline") or {}
         pinned = " (pinned)" if store.pinned_model_version(project_id) == current.id else ""
         parts.append(
-            f"Suggestions from v{current.id}{pinned}, learned from {current.n_reviews:,} reviews: "
+            f"Suggestions from v{current.id}{pinned}, learned from "
+            f"{plural(current.n_reviews, 'review')}: "
             f"out-of-fold accuracy {candidate.get('accuracy', 0):.0%} "
             f"(zero-review baseline {baseline.get('accuracy', 0):.0%})."
         )
     if last is not None and not last.adopted and (current is None or last.id > current.id):
         parts.append(
-            f"The newest candidate (v{last.id}, {last.n_reviews:,} reviews) was {last.reason}."
+            f"The newest candidate (v{last.id}, {plural(last.n_reviews, 'review')}) "
+            f"was {last.reason}."
         )
     if refresh_in_flight(store, project_id):
         parts.append("Learning from your latest reviews in the background…")
     elif state.due:
-        parts.append(f"{state.changes:,} label changes since: learning from them next.")
+        parts.append(f"{plural(state.changes, 'label change')} since: learning from them next.")
     elif state.changes:
         parts.append(
-            f"{state.changes:,} label changes since; it learns again after "
+            f"{plural(state.changes, 'label change')} since; it learns again after "
             f"{state.needed - state.changes:,} more."
         )
     return " ".join(parts)

@@ -14,6 +14,7 @@ import streamlit as st
 from core.examples import EXAMPLE_NAME, create_example_project
 from core.store import StoreError
 from ui.markdown import md
+from ui.review_format import viewer_time
 from ui.session import PROJECT_KEY, select_project
 
 FLASH = "_projects_flash"  # success message shown once on the next run
@@ -160,7 +161,7 @@ def project_table(store, projects) -> pd.DataFrame:
                 "Name": project.name,
                 "Documents": store.count_documents(project.id),
                 "Reviewed": store.count_reviews(project.id),
-                "Created": project.created_at[:16].replace("T", " "),
+                "Created": viewer_time(project.created_at),
             }
             for project in projects
         ]

@@ -15,6 +15,7 @@ import streamlit as st
 from core.review_queue import QueueItem, review_decision
 from core.store import UNSET, ReviewConflict, StoreError
 from ui.learning import schedule_refresh
+from ui.review_format import plural
 from ui.review_queue_ui import current_review_pass, flash, prediction_table
 from ui.session import get_store, reviewer_name
 
@@ -129,7 +130,7 @@ def on_undo(project_id: int) -> None:
     schedule_refresh(project_id)
     review_pass = current_review_pass()
     if len(undos) > 1:
-        flash("success", f"Undid the last bulk action: {len(undos):,} reviews taken back")
+        flash("success", f"Undid the last bulk action: {plural(len(undos), 'review')} taken back")
         if review_pass is not None:
             review_pass.seen.difference_update(undo.document_id for undo in undos)
         return
@@ -186,7 +187,7 @@ def save_many(store, project_id: int, items: list[dict], *, what: str) -> bool:
     except StoreError as exc:
         flash("error", f"Nothing was saved: {exc}")
         return False
-    flash("success", f"{len(items):,} document{'s' if len(items) != 1 else ''} {what}")
+    flash("success", f"{plural(len(items), 'document')} {what}")
     schedule_refresh(project_id)
     review_pass = current_review_pass()
     if review_pass is not None:

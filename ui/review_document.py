@@ -8,7 +8,12 @@ import streamlit as st
 from core.predictions import ENSEMBLE, latest_results
 from core.review_queue import ReviewPass
 from ui.charts import technique_scores_chart
-from ui.highlight import label_colours, render_highlighted_text
+from ui.highlight import (
+    entity_kinds,
+    label_colours,
+    render_highlighted_text,
+    without_entity_kinds,
+)
 from ui.markdown import md
 from ui.review_actions import (
     CONFLICT,
@@ -24,10 +29,13 @@ from ui.review_actions import (
     on_toggle_label,
     on_undo,
 )
-from ui.review_queue_ui import new_pass
+from ui.review_format import meta_rows, plural, summary_worth_showing, viewer_time
+from ui.review_queue_ui import WALK_KEY, new_pass
 
 FORM_DOCUMENT = "_review_form_document"  # the document the correction widget was filled for
 SHORTCUT_LABELS = 9  # "1".."9" toggle the first nine labels
+ENTITY_CHOICE = "_review_entity_kinds"  # the entity types turned on/off in this pass
+ENTITY_WIDGET = "review_entity_kinds"  # the entity-type pills' key (one per document)
 
 
 def render_document_view(store, project, taxonomy, settings, review_pass: ReviewPass) -> None:
@@ -62,11 +70,13 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
         )
         _render_status(current, view.flagged)
         _render_conflict(view)
-        render_highlighted_text(doc.text, evidence, colours)
-        if summary:
+        _render_meta(doc.meta)
+        shown_kinds = _entity_kind_picker(doc.id, evidence)
+        render_highlighted_text(doc.text, without_entity_kinds(evidence, shown_kinds), colours)
+        if summary_worth_showing(summary, doc.text):
             with st.container(border=True):
                 st.markdown("**Summary**")
-                st.write(summary)
+                st.markdown(md(summary))
         _render_history(history)
     with right:
         _render_suggestion(view, settings)
@@ -97,8 +107,8 @@ def _render_end_of_pass(review_pass: ReviewPass) -> None:
         return
     st.success(
         f"End of this pass: every document the filters show was reviewed, skipped or flagged "
-        f"({len(review_pass.seen):,} in this pass). Start a new pass to see skipped and flagged "
-        "ones again."
+        f"({plural(len(review_pass.seen), 'document')} in this pass). Start a new pass to see "
+        "skipped and flagged ones again."
     )
     st.button("Start a new pass", key="review_new_pass", on_click=new_pass, type="primary")
 
@@ -128,7 +138,8 @@ def _render_conflict(view: Displayed) -> None:
         )
     else:
         st.warning(
-            f"**{md(theirs.reviewer)}** reviewed this document at {theirs.created_at} after "
+            f"**{md(theirs.reviewer)}** reviewed this document at "
+            f"{md(viewer_time(theirs.created_at))} after "
             f"you opened it: {theirs.decision} → {md(', '.join(theirs.labels)) or 'no labels'}. "
             f"Yours: {conflict['decision']} → {md(', '.join(conflict['labels'])) or 'no labels'}."
         )
@@ -146,13 +157,79 @@ def _render_conflict(view: Displayed) -> None:
     )
 
 
+def _render_meta(meta) -> None:
+    """The document's metadata (an email's Subject, From, To, Date; other fields an upload
+    kept) as short escaped lines above the text."""
+    rows, more = meta_rows(meta)
+    if not rows:
+        return
+    lines = [f"**{md(name)}:** {md(value)}" for name, value in rows]
+    if more:
+        lines.append(f"and {plural(more, 'more field')}")
+    st.caption("  \n".join(lines))
+
+
+def _entity_kind_picker(document_id: str, evidence) -> set[str]:
+    """Pills of the entity types in the document's evidence; returns the types to show.
+
+    By default the types that are evidence for some label are on; turning a type on or off
+    holds for the rest of the pass (remembered per pass in session state)."""
+    kinds, labelled = entity_kinds(evidence)
+    if not kinds:
+        return set()
+    choice = _entity_choice()
+    default = [
+        kind
+        for kind in kinds
+        if kind in choice["on"] or (kind in labelled and kind not in choice["off"])
+    ]
+    key = f"{ENTITY_WIDGET}_{document_id}"
+    picked = st.pills(
+        "Entity types",
+        kinds,
+        selection_mode="multi",
+        default=default,
+        key=key,
+        on_change=_remember_entity_kinds,
+        args=(key, tuple(kinds)),
+        help="Underline entities of these types. Types that are evidence for a label are on "
+        "at first; your choice holds for the rest of this pass.",
+    )
+    return set(picked or ())
+
+
+def _entity_choice() -> dict:
+    """{"pass": the pass it was made in, "on": types turned on, "off": types turned off}."""
+    current = st.session_state.get(WALK_KEY)
+    choice = st.session_state.get(ENTITY_CHOICE)
+    if not choice or choice.get("pass") != current:
+        choice = {"pass": current, "on": set(), "off": set()}
+        st.session_state[ENTITY_CHOICE] = choice
+    return choice
+
+
+def _remember_entity_kinds(key: str, kinds: tuple[str, ...]) -> None:
+    chosen = set(st.session_state.get(key) or ())
+    choice = _entity_choice()
+    for kind in kinds:
+        if kind in chosen:
+            choice["on"].add(kind)
+            choice["off"].discard(kind)
+        else:
+            choice["off"].add(kind)
+            choice["on"].discard(kind)
+
+
 def _render_history(history) -> None:
     if not history:
         return
     with st.expander(f"History ({len(history)})"):
         for review in reversed(history):
             labels = f": {md(', '.join(review.labels))}" if review.labels else ""
-            st.caption(f"{review.created_at} · {md(review.reviewer)} · {review.decision}{labels}")
+            st.caption(
+                f"{md(viewer_time(review.created_at))} · {md(review.reviewer)} · "
+                f"{review.decision}{labels}"
+            )
 
 
 def _render_suggestion(view: Displayed, settings) -> None:

@@ -1,7 +1,9 @@
 """The Review page's table view: the whole queue a page at a time, editable labels, and bulk
-accept above a confidence."""
+accept above a confidence, confirmed in a dialog that lists what it will save."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import pandas as pd
 import streamlit as st
@@ -9,10 +11,15 @@ import streamlit as st
 from core.predictions import PredictionTable
 from core.review_queue import QueueFilters, review_decision, whole_queue
 from ui.review_actions import save_many
+from ui.review_format import plural
 from ui.review_queue_ui import SEED
 
 TABLE_VERSION = "_review_table_version"  # bumped to clear the data editor's edits
 TABLE_PAGE_SIZE = 50
+BULK_THRESHOLD = "review_bulk_threshold"  # the bulk-accept slider's key
+BULK_DEFAULT = 0.9
+BULK_OPEN = "_review_bulk_open"  # the confirmation dialog is open
+BULK_PREVIEW = 20  # documents listed in the confirmation
 
 
 def render_table_view(
@@ -27,12 +34,15 @@ def render_table_view(
         filters=filters,
         seed=st.session_state.get(SEED, 0),
     )
-    _render_bulk_accept(store, project.id, table, ranked, reviewed)
+    _render_bulk_accept(store, project.id, table, ranked)
     if not len(ranked):
         st.info("Nothing in the queue with these filters.")
         return
     pages = max(1, -(-len(ranked) // TABLE_PAGE_SIZE))
-    page = st.number_input("Page", 1, pages, 1, key="review_table_page", help=f"{pages} pages") - 1
+    page = (
+        st.number_input("Page", 1, pages, 1, key="review_table_page", help=plural(pages, "page"))
+        - 1
+    )
     shown = [
         table.suggestion(int(i))
         for i in ranked[page * TABLE_PAGE_SIZE : (page + 1) * TABLE_PAGE_SIZE]
@@ -83,7 +93,7 @@ def render_table_view(
                 }
             )
     if st.button(
-        f"Save {len(changes)} edited row{'s' if len(changes) != 1 else ''}",
+        f"Save {plural(len(changes), 'edited row')}",
         key="review_table_save",
         disabled=not changes,
         type="primary",
@@ -106,46 +116,158 @@ def _snippet(text: str, length: int = 160) -> str:
     return flat if len(flat) <= length else flat[: length - 1] + "…"
 
 
-def _render_bulk_accept(store, project_id: int, table: PredictionTable, ranked, reviewed) -> None:
+def bulk_selection(table: PredictionTable, ranked, reviewed, threshold: float) -> list[int]:
+    """Rows of `table` bulk accept saves, in queue order: in `ranked` (the filtered queue),
+    nobody's review yet, a suggestion at or above `threshold` that reaches its label's own
+    threshold (a top label below it is never bulk-accepted)."""
+    unreviewed = ~table.mask(reviewed)
+    return [
+        int(i)
+        for i in ranked
+        if table.confidence[i] >= threshold
+        and table.suggested[i].any()
+        and not table.below_threshold[i]
+        and unreviewed[i]
+    ]
+
+
+def bulk_items(table: PredictionTable, rows: list[int]) -> list[dict]:
+    """The reviews bulk accept writes for `rows` (only documents nobody has reviewed)."""
+    items = []
+    for i in rows:
+        suggestion = table.suggestion(i)
+        items.append(
+            {
+                "document_id": suggestion.document_id,
+                "decision": "accept",
+                "labels": list(suggestion.labels),
+                "shown": suggestion.shown(view="bulk"),
+                "expected_current": None,
+            }
+        )
+    return items
+
+
+def bulk_preview(
+    table: PredictionTable, rows: list[int], texts: dict[str, str], limit: int = BULK_PREVIEW
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the confirmation lists: documents per suggested label (taxonomy order), and the
+    first `limit` documents with their suggestion. `texts`: document id -> text."""
+    counts = Counter(label for i in rows for label in table.suggested_labels(i))
+    per_label = pd.DataFrame(
+        {
+            "label": [name for name in table.labels if counts[name]],
+            "documents": [counts[name] for name in table.labels if counts[name]],
+        }
+    )
+    first = rows[:limit]
+    ids = [table.document_ids[i] for i in first]
+    documents = pd.DataFrame(
+        {
+            "text": [_snippet(texts.get(doc_id, ""), 120) for doc_id in ids],
+            "suggested": [", ".join(table.suggested_labels(i)) for i in first],
+            "confidence": [float(table.confidence[i]) for i in first],
+        }
+    )
+    return per_label, documents
+
+
+def _render_bulk_accept(store, project_id: int, table: PredictionTable, ranked) -> None:
     with st.container(border=True):
         cols = st.columns([3, 2], vertical_alignment="bottom")
-        threshold = cols[0].slider(
-            "Accept all suggestions at or above confidence",
+        cols[0].slider(
+            "Accept all unreviewed suggestions at or above confidence",
             0.0,
             1.0,
-            0.9,
+            BULK_DEFAULT,
             step=0.01,
-            key="review_bulk_threshold",
+            key=BULK_THRESHOLD,
         )
-        unreviewed = ~table.mask(reviewed)
-        eligible = [
-            int(i)
-            for i in ranked
-            if table.confidence[i] >= threshold
-            and table.suggested[i].any()
-            and not table.below_threshold[i]
-            and unreviewed[i]
-        ]
-        clicked = cols[1].button(
-            f"Accept {len(eligible):,} unreviewed",
+        cols[1].button(
+            "Preview and accept…",
             key="review_bulk_accept",
-            disabled=not eligible,
+            icon=":material/done_all:",
             type="primary",
             width="stretch",
-            help="Suggestions below a label's threshold are never bulk-accepted.",
+            on_click=_set_bulk_open,
+            args=(True,),
+            help="Lists what would be accepted, and asks before saving. Suggestions below a "
+            "label's threshold are never bulk-accepted.",
         )
-    if clicked:
-        items = []
-        for i in eligible:
-            suggestion = table.suggestion(i)
-            items.append(
-                {
-                    "document_id": suggestion.document_id,
-                    "decision": "accept",
-                    "labels": list(suggestion.labels),
-                    "shown": suggestion.shown(view="bulk"),
-                    "expected_current": None,  # only documents nobody has reviewed
-                }
-            )
-        if save_many(store, project_id, items, what="accepted"):
-            st.rerun()
+    if st.session_state.get(BULK_OPEN):
+        _confirm_bulk_accept(store, project_id, table, ranked)
+
+
+def _set_bulk_open(value: bool) -> None:
+    st.session_state[BULK_OPEN] = value
+
+
+def _close_bulk() -> None:
+    st.session_state[BULK_OPEN] = False
+
+
+@st.dialog("Accept suggestions", width="large", on_dismiss=_close_bulk)
+def _confirm_bulk_accept(store, project_id: int, table: PredictionTable, ranked) -> None:
+    if not st.session_state.get(BULK_OPEN):  # confirmed or cancelled: close the dialog
+        st.rerun()
+    # Read as the dialog draws, from the slider's current value: what it lists is exactly
+    # what the confirm button saves (the rows are bound into its callback).
+    threshold = float(st.session_state.get(BULK_THRESHOLD, BULK_DEFAULT))
+    rows = bulk_selection(table, ranked, store.current_reviews(project_id), threshold)
+    render_bulk_confirmation(store, project_id, table, rows, threshold)
+    buttons = st.container(horizontal=True, gap="small")
+    if rows:
+        buttons.button(
+            f"Accept {plural(len(rows), 'document')}",
+            key="review_bulk_confirm",
+            type="primary",
+            icon=":material/check:",
+            on_click=_on_bulk_confirm,
+            args=(store, project_id, table, tuple(rows)),
+        )
+    buttons.button("Cancel" if rows else "Close", key="review_bulk_cancel", on_click=_close_bulk)
+
+
+def _on_bulk_confirm(store, project_id: int, table: PredictionTable, rows: tuple[int, ...]):
+    st.session_state[BULK_OPEN] = False
+    save_many(store, project_id, bulk_items(table, list(rows)), what="accepted")
+
+
+def render_bulk_confirmation(
+    store, project_id: int, table: PredictionTable, rows: list[int], threshold: float
+) -> None:
+    """The dialog's body: how many, per label, and the first documents."""
+    if not rows:
+        st.info(
+            f"No unreviewed document in this queue has a suggestion at or above "
+            f"{threshold:.0%} confidence. Lower the threshold or widen the filters."
+        )
+        return
+    st.markdown(
+        f"**{plural(len(rows), 'unreviewed document')}** in this queue have a suggestion at "
+        f"or above **{threshold:.0%}** confidence. Accepting saves each suggestion as your "
+        "review (Undo takes the whole action back)."
+        if len(rows) != 1
+        else f"**1 unreviewed document** in this queue has a suggestion at or above "
+        f"**{threshold:.0%}** confidence. Accepting saves it as your review."
+    )
+    first = rows[:BULK_PREVIEW]
+    documents = store.get_documents(project_id, [table.document_ids[i] for i in first])
+    per_label, listed = bulk_preview(table, rows, {doc.id: doc.text for doc in documents})
+    st.dataframe(per_label, hide_index=True, width="content", key="review_bulk_per_label")
+    st.caption(
+        f"The first {plural(len(first), 'document')}, in queue order:"
+        if len(rows) > len(first)
+        else "The documents, in queue order:"
+    )
+    st.dataframe(
+        listed,
+        hide_index=True,
+        key="review_bulk_listed",
+        column_config={
+            "text": st.column_config.TextColumn("text", width="large"),
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", min_value=0.0, max_value=1.0, format="percent"
+            ),
+        },
+    )

@@ -15,8 +15,11 @@ from typing import Any
 
 import streamlit as st
 
+from core.models.loading import Availability
+from core.models.loading import model_availability as _model_availability
 from core.techniques import get_technique
 from core.techniques.options import OptionInfo
+from ui.markdown import md
 
 FORM_KINDS = ("choice", "bool", "int", "float", "text", "list")
 
@@ -112,11 +115,13 @@ def _text_widget(key: str, label: str, info: OptionInfo, *, disabled: bool) -> s
     listed = list(dict.fromkeys([*([info.default] if info.default else []), *info.suggestions]))
     if not info.free_text:
         return st.selectbox(label, listed, key=key, help=info.description, disabled=disabled)
+    # free text = a model: each is marked with where it would load from, before Run
     cols = st.columns(2)
     picked = cols[0].selectbox(
         label,
         listed,
         key=key,
+        format_func=lambda model: f"{model} — {availability_mark(model)}",
         help=f"{info.description}. Hub ids need internet or a copy in the Hugging Face cache.",
         disabled=disabled,
     )
@@ -128,7 +133,22 @@ def _text_widget(key: str, label: str, info: OptionInfo, *, disabled: bool) -> s
         "of the list when filled in.",
         disabled=disabled,
     )
-    return other.strip() or picked
+    chosen = other.strip() or picked
+    found = model_availability(chosen)
+    if not found.available:
+        st.warning(f"{md(chosen)}: {found.where}.", icon=":material/cloud_off:")
+    return chosen
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def model_availability(model: str) -> Availability:
+    """Checked once a minute at most per model: a download or a copied folder shows up."""
+    return _model_availability(model)
+
+
+def availability_mark(model: str) -> str:
+    found = model_availability(model)
+    return f"{'✓' if found.available else '✗'} {found.where}"
 
 
 __all__ = ["FORM_KINDS", "form_options", "option_form", "widget_key"]

@@ -13,6 +13,7 @@ from core.store import StoreError
 from ui.charts import learning_curve_chart
 from ui.learning import learning_status
 from ui.markdown import md
+from ui.review_format import viewer_time
 from ui.session import reviewer_name
 
 MESSAGE = "_versions_message"  # (kind, text) after an action, shown once
@@ -87,7 +88,7 @@ def _row(row: dict) -> dict:
     return {
         "version": f"v{row['id']}",
         "status": row["status"] + (f" ({marks})" if marks else ""),
-        "learned": row["created_at"][:16].replace("T", " "),
+        "learned": viewer_time(row["created_at"]),
         "reviews": row["n_reviews"],
         "accuracy": candidate.get("accuracy"),
         "macro-F1": candidate.get("macro_f1"),

@@ -74,13 +74,19 @@ def _extensions(supported) -> set[str]:
 
 
 def cmd_ingest(args) -> int:
-    from core.ingest import IngestError, ingest_path
+    """Each file whole or not at all. A file whose text column does not look like text is
+    rejected unless --text-column named it (that is the confirmation); gold labels are
+    reported as they match the taxonomy's labels (ignoring case), and stored as given."""
+    import shlex
+
+    from core.ingest import IngestError, ingest_path, match_gold_labels
 
     store = open_store(args)
     project = find_project(store, args.project, create=args.create)
     if args.taxonomy:
         import_taxonomy(store, project.id, args.taxonomy)
     options = ingest_options(args)
+    label_names = store.load_taxonomy(project.id).names
     bad = 0
     for path in _expand_paths(args.paths):
         try:
@@ -89,6 +95,20 @@ def cmd_ingest(args) -> int:
             bad += 1
             print(f"REJECTED {exc}", file=sys.stderr)
             continue
+        if parsed.warnings and args.text_column is None:
+            bad += 1
+            column = shlex.quote(parsed.text_column or "NAME")
+            for warning in parsed.warnings:
+                print(
+                    f"REJECTED {warning}; pass --text-column NAME to choose the text column, "
+                    f"or --text-column {column} to import this one anyway",
+                    file=sys.stderr,
+                )
+            continue
+        for warning in parsed.warnings:
+            print(f"warning: {warning} (confirmed by --text-column)", file=sys.stderr)
+        gold = [doc.gold_labels for doc in parsed.documents if doc.gold_labels]
+        gold_notes = match_gold_labels(gold, label_names).notes() if gold else []
         summary = store.add_documents(
             project.id,
             parsed.documents,
@@ -103,6 +123,8 @@ def cmd_ingest(args) -> int:
             f"{summary.n_duplicates + parsed.duplicates_in_file} duplicate"
             + (f" ({parsed.encoding})" if parsed.encoding else "")
         )
+        for note in gold_notes:
+            print(f"  {parsed.filename}: {note}")
     if bad:
         print(f"{bad} file(s) rejected; fix them and run ingest again", file=sys.stderr)
     return EXIT_PARTIAL if bad else EXIT_OK
@@ -124,6 +146,7 @@ def cmd_classify(args) -> int:
         if args.threshold is not None:
             settings["threshold"] = args.threshold
         store.update_project_settings(project.id, settings)
+    from core.predictions import load_predictions, suggestion_coverage
     from core.techniques import DEFAULT_TECHNIQUES
     from core.techniques.build import build_techniques, parse_option_pairs
 
@@ -145,6 +168,11 @@ def cmd_classify(args) -> int:
             f"{outcome.technique}: {outcome.status}, {outcome.n_computed} computed, "
             f"{outcome.n_cached} from cache, {outcome.seconds:.2f}s (run {outcome.run_id})"
         )
+    coverage = suggestion_coverage(load_predictions(store, project.id))
+    if coverage.nothing_suggested:
+        print(f"warning: {coverage.summary()}", file=sys.stderr)
+    else:
+        print(coverage.summary())
     return EXIT_OK
 
 
@@ -170,6 +198,10 @@ def cmd_export(args) -> int:
         f"wrote {result.n_rows} rows to {result.path} "
         f"({result.format}, sha256 {result.sha256[:12]})"
     )
+    if result.split is not None and result.split.short:  # test rows must be reviewed
+        print(f"warning: {result.split.note()}", file=sys.stderr)
+    elif result.split is not None:
+        print(result.split.note())
     return EXIT_OK
 
 

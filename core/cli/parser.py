@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=commands.cmd_import_predictions)
 
-    from core.export import FORMATS
+    from core.export import FORMATS, TEST_SPLIT_HELP
 
     p = sub.add_parser("export", help="export documents with their current labels")
     p.add_argument("project")
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="file (folder for hf)")
     p.add_argument("--reviewed-only", action="store_true")
     p.add_argument("--scores", action="store_true", help="include per-technique scores")
-    p.add_argument("--test-fraction", type=float, default=0.0)
+    p.add_argument("--test-fraction", type=float, default=0.0, help=TEST_SPLIT_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--by", default="cli")
     p.set_defaults(func=commands.cmd_export)

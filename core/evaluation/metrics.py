@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
+from core.ingest.gold import GoldMatch, match_gold_labels
 from core.predictions import (
     ENSEMBLE,
     LEARNED,
@@ -197,7 +198,10 @@ def evaluate_arrays(
         precision, recall, f1, support = precision_recall_fscore_support(
             y_true, y_pred, labels=list(labels), zero_division=0
         )
-        evaluation.confusion = confusion_matrix(y_true, y_pred, labels=list(labels)).tolist()
+        if np.isin(list(labels), y_true).any():
+            evaluation.confusion = confusion_matrix(y_true, y_pred, labels=list(labels)).tolist()
+        else:  # every truth is a label no longer in the taxonomy: sklearn would raise
+            evaluation.confusion = [[0] * len(labels) for _ in labels]
         _, evaluation.reliability = calibration(probabilities.max(axis=1), y_true == y_pred)
     evaluation.per_label = [
         {
@@ -286,18 +290,41 @@ def truth_matrix(
 def truth_labels(
     store: SiftStore, project_id: int, source: str = "reviews"
 ) -> dict[str, list[str]]:
-    """document_id -> truth labels, from current reviews or from uploaded gold labels."""
+    """document_id -> truth labels, from current reviews or from uploaded gold labels (those
+    matching a taxonomy label, as `gold_truth` matches them)."""
     if source == "reviews":
         return {
             doc: list(review.labels) for doc, review in store.current_reviews(project_id).items()
         }
     if source == "gold":
-        return {
-            doc.id: list(doc.gold_labels)
-            for doc in store.get_documents(project_id)
-            if doc.gold_labels
-        }
+        return gold_truth(store, project_id)[0]
     raise ValueError(f"unknown truth source {source!r}; use 'reviews' or 'gold'")
+
+
+def gold_truth(store: SiftStore, project_id: int) -> tuple[dict[str, list[str]], GoldMatch]:
+    """document_id -> the taxonomy labels its uploaded gold labels match, and how they matched.
+
+    Gold labels are stored as uploaded and matched to the current taxonomy here, ignoring case
+    and spaces ("sport" -> "Sport"), so a taxonomy written or renamed after the upload still
+    matches. Values that match no label are left out; a document none of whose gold labels
+    matches is not a truth document (its row would have no true label to measure against).
+    """
+    documents = [doc for doc in store.get_documents(project_id) if doc.gold_labels]
+    match = match_gold_labels(
+        (doc.gold_labels for doc in documents), store.load_taxonomy(project_id).names
+    )
+    truth = {doc.id: match.labels_for(doc.gold_labels) for doc in documents}
+    return {doc: labels for doc, labels in truth.items() if labels}, match
+
+
+def evaluate_gold(store: SiftStore, project_id: int) -> tuple[dict[str, Evaluation], GoldMatch]:
+    """evaluate_project against uploaded gold labels, with how they matched the taxonomy (the
+    page says which values it ignored, or that none matched, instead of measuring nothing)."""
+    project_settings(store.get_project(project_id))  # unknown projects raise here
+    truth, match = gold_truth(store, project_id)
+    if not truth:
+        return {}, match
+    return evaluate_table(store, project_id, load_predictions(store, project_id), truth), match
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,13 @@ bins: PSI = sum((actual - expected) * ln(actual / expected)) over categories,
 with shares floored at `eps` so an empty category does not divide by zero.
 Rule of thumb: below 0.1 stable, 0.1-0.2 a moderate shift, above 0.2 a
 significant one.
+
+Small batches make PSI noisy: with K categories and n1, n2 documents, two samples of the
+same population already show PSI of about (K - 1) * (1/n1 + 1/n2) by chance (PSI is the
+symmetrised KL divergence, whose plug-in estimate is chi-square-like under no shift). A
+comparison is judged only when that chance level is below half the "moderate" threshold
+and each side has at least MIN_DRIFT_DOCUMENTS; otherwise the report says there is too
+little data, and how many documents per side would be enough.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.store.protocol import SiftStore
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +37,8 @@ from core.predictions import PredictionTable, load_predictions
 
 MODERATE_PSI = 0.1
 SIGNIFICANT_PSI = 0.2
+MIN_DRIFT_DOCUMENTS = 30  # per side, whatever the chance level says
+TOO_LITTLE_DATA = "too little data"
 NO_PREDICTION = "(no prediction)"
 CONFIDENCE_BINS = 10
 PERIODS = ("day", "batch")
@@ -68,6 +78,18 @@ def psi(
     e = np.maximum(expected / expected.sum(), eps)
     a = np.maximum(actual / actual.sum(), eps)
     return float(((a - e) * np.log(a / e)).sum())
+
+
+def chance_psi(n_categories: int, n_expected: int, n_actual: int) -> float:
+    """PSI two samples of one population show by chance: (K - 1) * (1/n1 + 1/n2)."""
+    if n_expected <= 0 or n_actual <= 0:
+        return float("inf")
+    return max(n_categories - 1, 1) * (1 / n_expected + 1 / n_actual)
+
+
+def documents_needed(n_categories: int) -> int:
+    """Documents per side (equal sides) for the chance PSI to fall below MODERATE_PSI / 2."""
+    return max(MIN_DRIFT_DOCUMENTS, math.ceil(4 * max(n_categories - 1, 1) / MODERATE_PSI))
 
 
 def psi_level(value: float) -> str:
@@ -225,11 +247,17 @@ def project_snapshot(
 class DriftReport:
     label_psi: float
     confidence_psi: float | None  # None when a side has no scored documents
-    level: str  # psi_level of the larger of the two
+    level: str  # psi_level of the larger of the two, or "too little data"
     baseline_counts: dict[str, int]
     batch_counts: dict[str, int]
     n_baseline: int
     n_batch: int
+    chance_psi: float  # what PSI shows by chance at these sizes (labels)
+    documents_needed: int  # per side, for a judgement
+
+    @property
+    def enough_data(self) -> bool:
+        return self.level != TOO_LITTLE_DATA
 
 
 def drift(snapshot: ProjectSnapshot, baseline_import: int, batch_import: int) -> DriftReport:
@@ -255,14 +283,19 @@ def drift(snapshot: ProjectSnapshot, baseline_import: int, batch_import: int) ->
         else None
     )
     worst = max(label_psi, confidence_psi or 0.0)
+    categories = len({*baseline_counts, *batch_counts})
+    chance = chance_psi(categories, n_baseline, n_batch)
+    enough = min(n_baseline, n_batch) >= MIN_DRIFT_DOCUMENTS and chance < MODERATE_PSI / 2
     return DriftReport(
         label_psi=label_psi,
         confidence_psi=confidence_psi,
-        level=psi_level(worst),
+        level=psi_level(worst) if enough else TOO_LITTLE_DATA,
         baseline_counts=baseline_counts,
         batch_counts=batch_counts,
         n_baseline=n_baseline,
         n_batch=n_batch,
+        chance_psi=chance,
+        documents_needed=documents_needed(categories),
     )
 
 

@@ -3,9 +3,12 @@
     ingest_bytes(data, "tickets.csv", IngestOptions(text_column="body")) -> ParsedFile
 
 Any problem raises IngestError naming the file (and row/line) and how to fix it;
-no partial list is ever returned. Modules: decode (bytes -> text), text, tabular,
+no partial list is ever returned. Doubts that only a person can settle (the text
+column does not look like text: textlike) come back as ParsedFile.warnings, for the
+caller to confirm before storing. Modules: decode (bytes -> text), text, tabular,
 jsonish, eml, office (docx), pdf (one per format), columns (column choice),
-parsed (Records -> de-duplicated Documents), formats (the extension table).
+parsed (Records -> de-duplicated Documents), formats (the extension table), gold
+(uploaded gold labels vs the taxonomy's label names).
 """
 
 from __future__ import annotations
@@ -16,20 +19,26 @@ from pathlib import Path
 
 from core.ingest.errors import IngestError, display_name
 from core.ingest.formats import PARSERS, SUPPORTED_EXTENSIONS, TABULAR_FORMATS, format_of
+from core.ingest.gold import GoldMatch, match_gold_labels
 from core.ingest.jsonish import preview_json
 from core.ingest.limits import IngestLimits, check_file_size
 from core.ingest.options import IngestOptions
 from core.ingest.parsed import ParsedFile, build_documents
 from core.ingest.tabular import preview_table
+from core.ingest.textlike import TextColumnCheck, check_text_column
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
+    "GoldMatch",
     "IngestError",
     "IngestLimits",
     "IngestOptions",
     "ParsedFile",
+    "TextColumnCheck",
+    "check_text_column",
     "ingest_bytes",
     "ingest_path",
+    "match_gold_labels",
     "preview_columns",
 ]
 
@@ -49,6 +58,11 @@ def ingest_bytes(
     notes = list(extracted.notes)
     if duplicates:
         notes.append(f"{duplicates} duplicate text(s) in the file kept once")
+    warnings = []
+    if extracted.text_column is not None:
+        check = check_text_column(extracted.text_column, [r.text for r in extracted.records])
+        if not check.looks_like_text:
+            warnings.append(check.warning(source))
     return ParsedFile(
         filename=source,
         format=fmt,
@@ -58,6 +72,8 @@ def ingest_bytes(
         duplicates_in_file=duplicates,
         columns=extracted.columns,
         notes=notes,
+        text_column=extracted.text_column,
+        warnings=warnings,
     )
 
 

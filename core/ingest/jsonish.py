@@ -16,7 +16,7 @@ from core.ingest.decode import decode_text
 from core.ingest.errors import IngestError
 from core.ingest.limits import IngestLimits, check_field_size
 from core.ingest.options import IngestOptions
-from core.ingest.parsed import Extracted, Record
+from core.ingest.parsed import Extracted, Record, context_columns
 
 _JSON_TYPE_NAMES = {
     dict: "an object",
@@ -158,9 +158,10 @@ def _records_from_items(
                 location=location,
                 external_id=_id_field(value, id_col, source, location, limits),
                 gold_labels=_label_field(value, label_col, source, location, options),
+                meta=context_columns(value, {text_col, id_col, label_col}),
             )
         )
-    return Extracted(records, encoding, columns, notes)
+    return Extracted(records, encoding, columns, notes, text_column=text_col)
 
 
 def _text_field(item: dict, column: str, source: str, location: str) -> str:

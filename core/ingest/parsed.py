@@ -6,6 +6,7 @@ count) and the de-duplication by content id happen once, here.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from core.documents import Document, normalise_text
@@ -24,6 +25,29 @@ class Record:
     meta: dict = field(default_factory=dict, compare=False)
 
 
+# A table's other columns travel with each document as context for the reviewer (Review
+# shows them above the text). Bounded: at most this many columns, each value cut to this
+# many characters, so meta never costs more than the file already did.
+MAX_CONTEXT_COLUMNS = 20
+MAX_CONTEXT_CHARS = 500
+
+
+def context_columns(row: dict, used: set[str | None]) -> dict[str, object]:
+    """The row's other, non-empty columns (not text, id or label), as plain JSON values."""
+    context: dict[str, object] = {}
+    for column, value in row.items():
+        if column in used or value is None or value == "":
+            continue
+        if len(context) == MAX_CONTEXT_COLUMNS:
+            break
+        if isinstance(value, bool | int | float):
+            context[str(column)] = value
+        else:
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            context[str(column)] = text[:MAX_CONTEXT_CHARS]
+    return context
+
+
 @dataclass
 class Extracted:
     """A format parser's result: records in file order plus what it learned about the file."""
@@ -32,6 +56,7 @@ class Extracted:
     encoding: str | None = None  # text encoding used; None for docx/pdf
     columns: list[str] = field(default_factory=list)  # tabular formats only
     notes: list[str] = field(default_factory=list)
+    text_column: str | None = None  # the column the text came from (tabular formats only)
 
 
 @dataclass(frozen=True)
@@ -44,6 +69,10 @@ class ParsedFile:
     duplicates_in_file: int
     columns: list[str]  # tabular formats, for column pickers; else []
     notes: list[str]  # e.g. "text column guessed: 'body'"
+    text_column: str | None = None  # the column the text came from (tabular formats only)
+    # Reasons to doubt the result that a person should confirm before it is stored, each
+    # naming the file (e.g. the text column does not look like text); [] when none.
+    warnings: list[str] = field(default_factory=list)
 
 
 def build_documents(

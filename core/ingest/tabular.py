@@ -16,7 +16,7 @@ from core.ingest.decode import decode_text
 from core.ingest.errors import IngestError
 from core.ingest.limits import IngestLimits, check_field_size
 from core.ingest.options import IngestOptions
-from core.ingest.parsed import Extracted, Record
+from core.ingest.parsed import Extracted, Record, context_columns
 
 CANDIDATE_DELIMITERS = ",;\t|"
 _SNIFF_SAMPLE_CHARS = 64 * 1024
@@ -56,9 +56,12 @@ def parse_delimited(
                 gold_labels=label_tuple(row[label_col], options.label_delimiter)
                 if label_col
                 else (),
+                meta=context_columns(row, {text_col, id_col, label_col}),
             )
         )
-    return Extracted(records, table.encoding, table.columns, table.notes + notes)
+    return Extracted(
+        records, table.encoding, table.columns, table.notes + notes, text_column=text_col
+    )
 
 
 def preview_table(

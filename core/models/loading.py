@@ -335,6 +335,37 @@ def resolve_model_path(model: str) -> Path | str:
     return cached
 
 
+@dataclass(frozen=True)
+class Availability:
+    """Whether a model loads on this machine without a download, in words for the UI."""
+
+    available: bool
+    where: str  # "ships with Sift", "local folder", "in the Hugging Face cache", ...
+
+
+def model_availability(model: str | None) -> Availability:
+    """Where `model` would load from, checked without loading it (or downloading)."""
+    try:
+        model_id = canonical_model_id(model or "")
+    except ModelLoadError:
+        return Availability(False, "no model given")
+    if model_id.startswith(PACKAGED_PREFIX):
+        try:
+            _packaged_model_dir(model_id.removeprefix(PACKAGED_PREFIX))
+        except ModelNotFoundError:
+            return Availability(False, "its package is not installed")
+        return Availability(True, "ships with Sift")
+    if Path(model_id).is_dir():
+        return Availability(True, "local folder")
+    if _looks_like_path(model_id):
+        return Availability(False, "no folder there")
+    if _cached_snapshot(model_id) is not None:
+        return Availability(True, "in the Hugging Face cache")
+    if _hub_offline():
+        return Availability(False, "not on this machine, and the hub is offline")
+    return Availability(False, "downloads from the hub on first use (needs internet)")
+
+
 def _cached_snapshot(repo_id: str) -> Path | None:
     """The snapshot folder of `repo_id` in the local HF cache, if one was downloaded."""
     from huggingface_hub import snapshot_download
