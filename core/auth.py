@@ -382,6 +382,8 @@ STORE_PERMISSIONS: dict[str, str] = {
             "document_ids",
             "list_imports",
             "search_documents",
+            "context_fields",
+            "search_context",
             "get_run",
             "list_runs",
             "abandoned_run_ids",

@@ -55,6 +55,8 @@ class QueueFilters:
     status: str = "unreviewed"  # "unreviewed" | "reviewed" | "all"
     flagged_only: bool = False
     search: str = ""  # case-insensitive substring of the text
+    context_field: str | None = None  # with context_value: a meta field (From, customer, ...)
+    context_value: str = ""  # case-insensitive substring of that field
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,14 @@ def filter_mask(
     if filters.search.strip():
         found = store.search_documents(
             project_id, filters.search.strip(), limit=max(len(table.document_ids), 1)
+        )
+        keep &= table.mask(found)
+    if filters.context_field and filters.context_value.strip():
+        found = store.search_context(
+            project_id,
+            filters.context_field,
+            filters.context_value.strip(),
+            limit=max(len(table.document_ids), 1),
         )
         keep &= table.mask(found)
     return keep

@@ -32,7 +32,7 @@ if not table.techniques:
     st.caption("No technique has been run yet: documents come without suggestions.")
 refresh_on_first_visit(project.id)
 render_learning_status(store, project.id)
-order, filters = queue_controls(table)
+order, filters = queue_controls(store, project.id, table)
 review_pass = current_pass(store, project.id, table, order, filters)
 if review_pass.version != table.version and table.version is not None:
     st.caption(

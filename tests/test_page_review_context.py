@@ -198,6 +198,28 @@ def test_email_headers_are_shown_above_the_text_escaped_and_cut_short(project):
     assert len(lines[-1]) < 200 and lines[-1].endswith("…")
 
 
+def test_the_queue_filters_on_a_context_field(project):
+    add_email(
+        project,
+        subject="Invoice question",
+        **{"from": "Eve <eve@example.com>"},
+        to="support@example.com",
+        date="Tue, 01 Apr 2025 10:00:00 +0200",
+        message_id="<id@x>",
+        notes="",
+    )
+    at = review_page.open_review(project)
+    assert "from" in at.selectbox(key="review_context_field").options
+    at.selectbox(key="review_context_field").set_value("from").run()
+    at.text_input(key="review_context_value").set_value("EVE@").run()
+    assert not at.exception, at.exception
+    body = " ".join(e.proto.body for e in at.html if "sift-text" in e.proto.body)
+    assert "paid for last week" in body  # the e-mail from Eve, alone
+    at.text_input(key="review_context_value").set_value("nobody@").run()
+    body = " ".join(e.proto.body for e in at.html if "sift-text" in e.proto.body)
+    assert "paid for last week" not in body
+
+
 def test_a_document_without_metadata_shows_no_metadata_block(project):
     at = review_page.open_review(project)
     assert not [c.value for c in at.caption if c.value.startswith("**")]

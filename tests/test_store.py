@@ -365,6 +365,20 @@ def test_search_treats_wildcards_literally(store, project):
     assert store.search_documents(project.id, "a_b") == [docs[2].id]
 
 
+def test_context_fields_and_search_in_one_field(store, project):
+    docs = [
+        Document.from_text("Refund please", meta={"from": "Ann <ANN@example.com>", "vip": True}),
+        Document.from_text("Parcel lost", meta={"from": "bob@example.com", "customer": "Ann Ltd"}),
+        Document.from_text("No context at all"),
+    ]
+    import_docs(store, project, docs)
+    assert store.context_fields(project.id) == ["from", "vip", "customer"]
+    assert store.search_context(project.id, "from", "ann@") == [docs[0].id]  # ignores case
+    assert store.search_context(project.id, "customer", "ann") == [docs[1].id]  # one field only
+    assert store.search_context(project.id, "vip", "1") == [docs[0].id]  # JSON true reads as 1
+    assert store.search_context(project.id, "from", "%") == []  # no wildcards
+
+
 # --- runs and predictions ----------------------------------------------------------------------
 
 

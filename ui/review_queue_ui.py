@@ -58,8 +58,15 @@ def new_pass() -> None:
     st.session_state[SEED] = st.session_state.get(SEED, 0) + 1
 
 
-def queue_controls(table: PredictionTable) -> tuple[str, QueueFilters]:
+@st.cache_data(ttl=30, show_spinner=False)
+def _context_fields(_store, db_path: str, project_id: int, n_documents: int) -> list[str]:
+    # read again when an import changes the document count (or after 30 s)
+    return _store.context_fields(project_id)
+
+
+def queue_controls(store, project_id: int, table: PredictionTable) -> tuple[str, QueueFilters]:
     """The queue selector: order and filters, folded away while reviewing. Returns both."""
+    fields = _context_fields(store, str(store.path), project_id, len(table))
     with st.expander("Queue: order and filters", icon=":material/filter_list:"):
         cols = st.columns([2, 2, 2, 3])
         order = cols[0].selectbox("Order", ORDERS, format_func=ORDER_NAMES.get, key="review_order")
@@ -80,6 +87,13 @@ def queue_controls(table: PredictionTable) -> tuple[str, QueueFilters]:
             "Search text", key="review_search", placeholder="words in the document"
         )
         flagged = cols[1].toggle("Flagged only", key="review_flagged_only")
+        field, value = None, ""
+        if fields:  # a table's other columns, e-mail headers: filter on them too
+            context = st.columns([2, 3])
+            field = context[0].selectbox("Context field", fields, key="review_context_field")
+            value = context[1].text_input(
+                "Context contains", key="review_context_value", placeholder=f"in {field}"
+            )
         cols[2].button(
             "Refresh",
             key="review_refresh",
@@ -93,6 +107,8 @@ def queue_controls(table: PredictionTable) -> tuple[str, QueueFilters]:
         status=status,
         flagged_only=flagged,
         search=search,
+        context_field=field,
+        context_value=value,
     )
     return order, filters
 

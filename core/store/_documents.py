@@ -149,6 +149,34 @@ class DocumentsMixin(StoreBase):
             )
         return [row["id"] for row in rows]
 
+    def context_fields(self, project_id: int, *, limit: int = 50) -> list[str]:
+        """The context fields (a table's other columns, e-mail headers: documents' meta keys)
+        the project's documents carry, in first-seen order, at most `limit`."""
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(
+                "SELECT key FROM documents, json_each(documents.meta) "
+                "WHERE documents.project_id = ? GROUP BY key ORDER BY MIN(documents.rowid) "
+                "LIMIT ?",
+                [project_id, limit],
+            )
+        return [row["key"] for row in rows]
+
+    def search_context(
+        self, project_id: int, field: str, query: str, *, limit: int = 1000
+    ) -> list[str]:
+        """Ids (in added order) of documents whose context field `field` contains `query`,
+        ignoring case."""
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(
+                "SELECT id FROM documents WHERE project_id = ? AND EXISTS ("
+                "SELECT 1 FROM json_each(documents.meta) WHERE key = ? "
+                "AND instr(sift_casefold(CAST(value AS TEXT)), ?) > 0) ORDER BY rowid LIMIT ?",
+                [project_id, field, query.casefold(), limit],
+            )
+        return [row["id"] for row in rows]
+
 
 def _document_rows(
     project_id: int, import_id: int, documents: Sequence[Document], filename: str
