@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from core.learning.linear import LabelPrior, fit_linear_model, fit_weights_with_prior
 from core.learning.selection import (
     MAX_COVERAGE_ATTEMPTS,
+    MAX_FIRST_EXAMPLE_ATTEMPTS,
     coverage_picks,
     label_balance,
     priority,
@@ -145,10 +146,19 @@ def test_coverage_skips_labels_with_reviews_and_reviewed_documents():
 
 def test_a_label_that_keeps_missing_is_given_up_and_the_rarest_comes_first():
     probabilities = np.full((5, 3), 1 / 3)
-    counts, attempts = np.zeros(3), np.array([MAX_COVERAGE_ATTEMPTS, 1, 0])
+    counts, attempts = np.zeros(3), np.array([MAX_FIRST_EXAMPLE_ATTEMPTS, 1, 0])
     picks = coverage_picks(probabilities, np.ones(5, bool), counts, attempts, 10)
     assert [label for _, label in picks] == [2, 1]  # fewest attempts first; label 0 given up
     assert coverage_picks(probabilities, np.ones(5, bool), counts, attempts, 1) == [(0, 2)]
+
+
+def test_a_label_without_any_example_is_sought_longer_than_its_second_example():
+    probabilities = np.full((6, 3), 1 / 3)
+    attempts = np.full(3, MAX_COVERAGE_ATTEMPTS)
+    counts = np.array([0, 1, 2])  # no example yet / one of two / done
+    picks = coverage_picks(probabilities, np.ones(6, bool), counts, attempts, 10)
+    assert [label for _, label in picks] == [0]
+    assert MAX_FIRST_EXAMPLE_ATTEMPTS > MAX_COVERAGE_ATTEMPTS
 
 
 # --- refresh policy -------------------------------------------------------------------------

@@ -4,8 +4,9 @@ N documents, L labels, T techniques. A batch of the "most needed" order is
 
 1. coverage picks: every label with fewer than COVERAGE_TARGET reviews gets, in turn
    (labels with fewest reviews first), the unreviewed document the current model finds
-   most likely to carry it. A label is given up after MAX_COVERAGE_ATTEMPTS such picks came
-   back as other labels (it may have no documents at all). So no label is starved: a rare
+   most likely to carry it. A label is given up after MAX_FIRST_EXAMPLE_ATTEMPTS such picks
+   came back as other labels while it has no review (it may have no documents at all), or
+   MAX_COVERAGE_ATTEMPTS while it seeks its second. So no label is starved: a rare
    class or a topic the zero-shot prior misreads is met early, and the supervised model
    learns every label from the start. Two per label, because one example shows the model
    the label and a second shows it how the label varies (and lets cross-fitting hold one
@@ -36,6 +37,9 @@ WINDOW = 10  # candidates considered per pick: WINDOW * batch size (at least MIN
 MIN_WINDOW = 50
 COVERAGE_TARGET = 2  # reviews per label sought before anything else
 MAX_COVERAGE_ATTEMPTS = 5  # coverage picks for one label that may miss before it is given up
+# ... while it has no review at all: a label's first example matters most (without it the
+# label is never learned), and a miss still reviews a document of another label
+MAX_FIRST_EXAMPLE_ATTEMPTS = 10
 COVERAGE_WINDOW = 20  # a coverage pick is one of the label's this-many likeliest candidates
 COVERAGE_MARGIN = 0.05  # ... each within this much probability of the likeliest
 
@@ -90,7 +94,8 @@ def needy_labels(label_counts: np.ndarray, attempts: np.ndarray, k: int) -> list
     needy = [
         j
         for j in range(len(counts))
-        if counts[j] < COVERAGE_TARGET and tries[j] < MAX_COVERAGE_ATTEMPTS
+        if counts[j] < COVERAGE_TARGET
+        and tries[j] < (MAX_FIRST_EXAMPLE_ATTEMPTS if counts[j] == 0 else MAX_COVERAGE_ATTEMPTS)
     ]
     needy.sort(key=lambda j: (counts[j], tries[j], j))
     return needy[: max(k, 0)]
