@@ -544,3 +544,58 @@ def test_restore_as_documented_brings_back_the_backup(db_path, tmp_path):
         assert store.integrity_check() == "ok"
         assert store.review_history(project_id) == []
         assert store.count_documents(project_id) == 5
+
+
+def test_a_backup_killed_midway_never_leaves_a_plausible_file_at_dest(db_path, tmp_path):
+    """kill -9 at different moments of `backup DEST`: DEST is either absent or a whole copy
+    (never an empty database that passes its integrity check), and nothing half-written
+    is left under DEST's name."""
+    make_project(db_path, 3000)
+    with sqlite3.connect(db_path) as source:
+        expected = source.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+    for attempt, delay in enumerate((0.2, 0.4, 0.6, 0.8, 1.0, 1.5)):
+        dest = tmp_path / f"copy{attempt}.db"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "core", "--db", str(db_path), "backup", str(dest)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if dest.exists():
+            with sqlite3.connect(dest) as copy:
+                assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+                assert copy.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == expected
+        assert not (tmp_path / f"copy{attempt}.db-journal").exists()
+
+
+def test_a_backup_that_cannot_be_written_whole_leaves_nothing_at_dest(db_path, tmp_path):
+    """A full disk (here: a file-size limit on the backup process) mid-copy: a clear error,
+    exit 2, and no file under DEST's name, not even a truncated one."""
+    make_project(db_path, 2000)
+    assert db_path.stat().st_size > 400_000
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    dest = backups / "copy.db"
+    script = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail (EFBIG)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))\n"
+        "from core.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "--db", str(db_path), "backup", str(dest)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "nothing was written there" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(backups.iterdir()) == []  # neither DEST nor a partial copy beside it
