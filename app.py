@@ -1,6 +1,7 @@
 """Sift: the router. Page config, sign-in, navigation and the shared sidebar; pages live in pages/.
 
-On every run, before any page: resolve who is signed in (ui.auth). Nobody signed in
+On every run, before any page: without sign-in configured, a browser on another machine
+sees only a "this machine only" page. Then resolve who is signed in (ui.auth). Nobody signed in
 (with sign-in configured) or a bad [auth] configuration: only the sign-in page
 exists. Otherwise only the pages the role may open are registered, so asking for
 another page by URL lands on the default page; the chosen page's permission is
@@ -10,7 +11,16 @@ checked again, and the store each page gets checks every write (core.auth).
 import streamlit as st
 
 from core.auth import AuthConfigError, PermissionDenied
-from ui.auth import current_identity, render_config_error, render_sign_in, require, routed_page
+from ui.auth import (
+    auth_enabled,
+    client_is_local,
+    current_identity,
+    render_config_error,
+    render_local_only,
+    render_sign_in,
+    require,
+    routed_page,
+)
 from ui.pages import DEFAULT_PAGE, allowed_pages, page_permission
 from ui.session import render_sidebar
 
@@ -26,6 +36,10 @@ def _gate(render) -> None:
     st.stop()
 
 
+# Without sign-in everyone is admin: serve only this machine (the config binds to loopback;
+# this holds too when someone starts it with --server.address 0.0.0.0 anyway).
+if not auth_enabled() and not client_is_local():
+    _gate(render_local_only)
 try:
     identity = current_identity()
 except AuthConfigError as error:  # refuse to start rather than run open

@@ -106,10 +106,26 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def non_loopback_address() -> str | None:
+    """This machine's address on its main network interface (no packet is sent), or None."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("203.0.113.1", 9))  # TEST-NET-3: only picks the outgoing interface
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 @contextmanager
-def streamlit_app(db_path: Path, secrets_file: Path, log_path: Path):
+def streamlit_app(
+    db_path: Path, secrets_file: Path, log_path: Path, address: str | None = "127.0.0.1"
+):
     """Run the app against `db_path` with sign-in configured by `secrets_file` (a path
-    that does not exist means: no [auth], one local admin). Yields an AppServer."""
+    that does not exist means: no [auth], one local admin), listening on `address` (None:
+    what .streamlit/config.toml says). Yields an AppServer, reached through 127.0.0.1."""
     port = free_port()
     env = {
         **os.environ,
@@ -128,14 +144,13 @@ def streamlit_app(db_path: Path, secrets_file: Path, log_path: Path):
         "true",
         "--server.port",
         str(port),
-        "--server.address",
-        "127.0.0.1",
         "--browser.gatherUsageStats",
         "false",
         "--server.fileWatcherType",
         "none",
         "--secrets.files",
         str(secrets_file),
+        *(["--server.address", address] if address is not None else []),
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:

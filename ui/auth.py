@@ -16,6 +16,7 @@ browser sends about identity.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import runpy
@@ -103,6 +104,33 @@ def auth_enabled() -> bool:
         return auth_config().enabled
     except AuthConfigError:
         return True  # misconfigured means locked, never open
+
+
+def client_is_local() -> bool:
+    """Whether this session's browser connects from this machine. Streamlit reports no
+    address for 127.0.0.1 and ::1, and a string for any real remote connection (an app
+    run without a server, as in AppTest, has none to report)."""
+    address = st.context.ip_address
+    if not isinstance(address, str):
+        return True
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False  # unreadable: not known to be this machine
+    mapped = getattr(parsed, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    return bool((mapped or parsed).is_loopback)
+
+
+def render_local_only() -> None:
+    """What a browser on another machine sees when sign-in is not configured."""
+    st.title("Sift")
+    st.error(
+        "This Sift has no sign-in configured, so it serves only the machine it runs on: "
+        "without sign-in every visitor would be its administrator. To share it with a team, "
+        'configure sign-in (docs/security.md, "Sign-in") and start it with '
+        "`--server.address 0.0.0.0`.",
+        icon=":material/lock:",
+    )
 
 
 def can(permission: str) -> bool:
