@@ -209,6 +209,19 @@ def test_classify_says_when_no_document_got_a_suggestion(inbox, tmp_path):
     assert "warning" not in result.stderr
 
 
+def test_file_names_cannot_forge_output_lines_or_recolour_the_terminal(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = "a\x1b[31mred\nimported fake.txt: 999 new\u202e.txt"
+    (folder / name).write_text("Please refund invoice 12.", encoding="utf-8")
+    db = tmp_path / "cli.db"
+    result = sift("ingest", "demo", "--create", str(folder), db=db)
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("imported")]
+    assert "\\x1b[31mred\\nimported fake.txt" in line  # shown escaped, on one line
+    assert line.endswith(": 1 new, 0 duplicate (utf-8)")
+
+
 def test_missing_project_is_a_clear_error(tmp_path):
     result = sift("stats", "nope", db=tmp_path / "cli.db", check=False)
     assert result.returncode == 2

@@ -15,6 +15,7 @@ from core.cli.common import (
     import_taxonomy,
     ingest_options,
     open_store,
+    printable,
 )
 
 
@@ -41,7 +42,10 @@ def cmd_taxonomy(args) -> int:
     project = find_project(store, args.project)
     if args.import_file:
         import_taxonomy(store, project.id, args.import_file)
-        print(f"imported {len(store.load_taxonomy(project.id))} labels from {args.import_file}")
+        print(
+            f"imported {len(store.load_taxonomy(project.id))} labels from "
+            f"{printable(args.import_file)}"
+        )
     else:
         sys.stdout.write(dump_taxonomy(store.load_taxonomy(project.id), args.format))
     return EXIT_OK
@@ -65,7 +69,7 @@ def _expand_paths(paths: list[str]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            raise CliError(f"{raw}: no such file or folder")
+            raise CliError(f"{printable(raw)}: no such file or folder")
     return files
 
 
@@ -119,7 +123,7 @@ def cmd_ingest(args) -> int:
             by=args.by,
         )
         print(
-            f"imported {path}: {summary.n_added} new, "
+            f"imported {printable(path)}: {summary.n_added} new, "
             f"{summary.n_duplicates + parsed.duplicates_in_file} duplicate"
             + (f" ({parsed.encoding})" if parsed.encoding else "")
         )

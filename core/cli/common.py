@@ -12,6 +12,15 @@ class CliError(Exception):
     """A usage/configuration problem, printed without a traceback (exit 2)."""
 
 
+def printable(text: object) -> str:
+    """`text` safe for a terminal and a log: control and format characters (ANSI escapes,
+    newlines, right-to-left overrides) written as escapes, so a file name cannot forge
+    output lines or recolour the terminal; other characters (Ärger.csv) kept."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
+    )
+
+
 def open_store(args):
     from core.store import Store
 
@@ -71,4 +80,5 @@ __all__ = [
     "import_taxonomy",
     "ingest_options",
     "open_store",
+    "printable",
 ]
