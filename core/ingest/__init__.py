@@ -53,7 +53,14 @@ def ingest_bytes(
     check_file_size(len(data), source, options.limits)
     fmt = format_of(filename, source)
     data = bytes(data)
-    extracted = PARSERS[fmt](data, source, options)
+    try:
+        extracted = PARSERS[fmt](data, source, options)
+    except RecursionError:  # a parser that recurses per nesting level (email, json, ...)
+        raise IngestError(
+            source,
+            "is nested too deeply to read (parts within parts, or brackets within brackets); "
+            "flatten it, or export it again from the program that made it",
+        ) from None
     documents, duplicates = build_documents(extracted.records, source, options.limits)
     notes = list(extracted.notes)
     if duplicates:

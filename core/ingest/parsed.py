@@ -96,6 +96,7 @@ def build_documents(
     for record in records:
         where = record.location or None
         check_field_size(record.text, source, limits, where)
+        _check_unicode(record, source, where)
         if not normalise_text(record.text):
             fix = f"remove or fill {record.location}" if record.location else "nothing to classify"
             raise IngestError(source, f"text is empty; {fix}", where)
@@ -111,3 +112,24 @@ def build_documents(
             seen.add(document.id)
             documents.append(document)
     return documents, len(records) - len(documents)
+
+
+def _check_unicode(record: Record, source: str, where: str | None) -> None:
+    """Refuse unpaired surrogates (e.g. a JSON "\\ud800" escape): they are not Unicode text,
+    and storing or hashing them would fail later, far from the file that brought them."""
+    fields: list[tuple[str, object]] = [("the text", record.text), ("the id", record.external_id)]
+    fields += [("a label", label) for label in record.gold_labels]
+    fields += [(f"field {key!r}", value) for key, value in record.meta.items()]
+    for name, value in fields:
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            bad = value[error.start]
+            raise IngestError(
+                source,
+                f"{name} holds an unpaired surrogate (\\u{ord(bad):04x}), which is not valid "
+                "Unicode; fix or remove that escape in the file",
+                where,
+            ) from None
