@@ -7,6 +7,7 @@ from core.ingest import SUPPORTED_EXTENSIONS, IngestLimits, IngestOptions
 from ui import upload_ui
 from ui.auth import require, require_router
 from ui.markdown import md
+from ui.review_format import plural
 from ui.session import get_store, require_project, reviewer_name
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -49,7 +50,7 @@ if uploaded:
         files.append((file.name, data, options))
 
     if st.button(
-        f"Import {len(files)} file{'s' if len(files) != 1 else ''}",
+        f"Import {plural(len(files), 'file')}",
         key="upload_import",
         type="primary",
         icon=":material/upload:",

@@ -14,6 +14,7 @@ import tests.test_page_review as review_page
 from core.documents import Document
 from core.predictions import load_predictions
 from tests.page_project import TAXONOMY, build_project
+from tests.stored_runs import store_run
 
 
 @pytest.fixture
@@ -24,21 +25,7 @@ def project(db_path):
 def add_run(store, project_id: int, technique: str, results: dict[str, dict]) -> None:
     """A finished run of `technique` with these per-document results (scores, evidence,
     summary), as the engine would have written it."""
-    key = f"test-{technique}"
-    run = store.start_run(
-        project_id,
-        technique=technique,
-        config_hash=key,
-        config={},
-        cache_key=key,
-        model_id="",
-        model_revision="",
-        device="cpu",
-        dtype="",
-        n_documents=len(results),
-    )
-    store.write_predictions(project_id, run, key, technique, list(results.items()))
-    store.finish_run(run, status="finished", n_computed=len(results), n_cached=0, seconds=0.1)
+    store_run(store, project_id, technique, list(results.items()), f"test-{technique}")
 
 
 def even_scores() -> dict[str, float]:

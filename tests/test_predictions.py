@@ -26,6 +26,7 @@ from core.predictions import (
 from core.store import Store
 from core.taxonomy import Label, Taxonomy
 from core.techniques.base import TextResult
+from tests.stored_runs import store_run
 
 LABELS = ["billing", "shipping", "account"]
 
@@ -202,24 +203,11 @@ TAXONOMY = Taxonomy(labels=tuple(Label(name=name) for name in LABELS))
 def write_run(store, project_id, technique, predictions, key=None):
     """Store one finished run of `technique`: {doc_id: scores dict or None}; returns its key."""
     key = key or f"key-{technique}"
-    run_id = store.start_run(
-        project_id,
-        technique=technique,
-        config_hash=key,
-        config={},
-        cache_key=key,
-        model_id="",
-        model_revision="",
-        device="cpu",
-        dtype="",
-        n_documents=len(predictions),
-    )
     rows = [
         (doc, {"scores": scores, "evidence": [], "summary": None})
         for doc, scores in predictions.items()
     ]
-    store.write_predictions(project_id, run_id, key, technique, rows)
-    store.finish_run(run_id, status="finished", n_computed=len(rows), n_cached=0, seconds=0.1)
+    store_run(store, project_id, technique, rows, key)
     return key
 
 

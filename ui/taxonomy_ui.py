@@ -22,6 +22,7 @@ from core.taxonomy import (
 )
 from core.taxonomy_table import COLUMNS, rows_to_taxonomy, taxonomy_to_rows
 from ui.markdown import md
+from ui.review_format import plural
 
 ROW_HEIGHT, HEADER_HEIGHT, MAX_HEIGHT = 60, 38, 760  # pixels
 FLASH = "_taxonomy_flash"
@@ -65,7 +66,7 @@ def show_flash() -> None:
 
 def show_problems(problems: list[str]) -> None:
     """One error box: nothing saved, then each problem (they name the label and pattern)."""
-    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    count = plural(len(problems), "problem")
     lines = "\n".join(f"- {md(problem)}" for problem in problems)
     st.error(f"Nothing was saved: fix {count} and save again.\n\n{lines}", icon=":material/error:")
 
@@ -129,7 +130,7 @@ def save_rows(store, project_id: int, rows: list[dict]) -> bool:
         show_problems(error.problems)
         return False
     store.save_taxonomy(project_id, with_default_colours(taxonomy))
-    st.session_state[FLASH] = f"Saved {len(taxonomy)} label{'s' if len(taxonomy) != 1 else ''}."
+    st.session_state[FLASH] = f"Saved {plural(len(taxonomy), 'label')}."
     _reset_editor()
     return True
 
