@@ -27,6 +27,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import random
 import shutil
 import tempfile
@@ -38,6 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.predictions import ENSEMBLE, load_predictions, project_settings
+from core.store.errors import DatabaseReadOnly
+
+log = logging.getLogger(__name__)
 
 # --- where a row's labels came from (the `label_source` column) -------------------------------
 REVIEWED = "reviewed"  # a reviewer accepted or corrected them
@@ -523,14 +527,17 @@ def prepare_export(
 
 
 def _record(store: SiftStore, project_id, fmt, rows, options, sha256, by) -> None:
-    store.record_export(
-        project_id,
-        format=fmt,
-        n_rows=len(rows),
-        options={**options.__dict__},
-        sha256=sha256,
-        by=by,
-    )
+    try:
+        store.record_export(
+            project_id,
+            format=fmt,
+            n_rows=len(rows),
+            options={**options.__dict__},
+            sha256=sha256,
+            by=by,
+        )
+    except DatabaseReadOnly as error:  # reading works; only this export's record is not kept
+        log.warning("the export was not recorded: %s", error)
 
 
 def export_project(

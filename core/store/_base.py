@@ -24,11 +24,15 @@ from core.store.migrations import apply_migrations
 
 
 class StoreBase:
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike | None = None, *, read_only: bool | None = None
+    ) -> None:
+        # read_only: None = read-only only when the file or its folder is not writable
+        # (core.store.connection.connect); True = never write (a write raises DatabaseReadOnly).
         self.path: Path = resolve_db_path(path)
         self._lock = threading.RLock()
         self._write_depth = 0  # > 0 while inside a write transaction (nested calls join it)
-        self._conn: sqlite3.Connection | None = connect(self.path)
+        self._conn: sqlite3.Connection | None = connect(self.path, read_only=read_only)
         try:
             apply_migrations(self._conn)
         except BaseException:

@@ -30,3 +30,16 @@ class ReviewConflict(StoreError):
     def __init__(self, message: str, *, current: Review | None) -> None:
         super().__init__(message)
         self.current = current  # the review that is current now (None: no current review)
+
+
+class DatabaseReadOnly(StoreError):
+    """A write to a database opened read-only (its file or folder is not writable)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(
+            f"the database {path} is read-only: {reason}, so nothing was written. Reading "
+            "works; to change it, make the file and its folder writable for this user "
+            "(or work on a copy: python -m core backup)."
+        )
+        self.path = path
+        self.reason = reason

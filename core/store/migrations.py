@@ -63,6 +63,14 @@ def apply_migrations(
     wanted = names if up_to is None else names[: names.index(up_to) + 1]
     if set(wanted) <= set(already):
         return []  # the common case: no write lock taken at all
+    read_only = getattr(conn, "read_only_reason", "")
+    if read_only:
+        pending = [name for name in wanted if name not in already]
+        raise StoreError(
+            f"the database {getattr(conn, 'path', '')} needs upgrading to this version of "
+            f"Sift ({', '.join(pending)}), which writes to it, but it is read-only: "
+            f"{read_only}. Open it once where it is writable, or use the Sift that wrote it."
+        )
 
     db = sqlite_utils.Database(conn, execute_plugins=False)
     if not _has_migrations_table(conn):
