@@ -24,7 +24,7 @@ import pytest
 from core.engine import run_techniques
 from core.export import ExportOptions, build_rows, to_csv
 from core.highlight import highlight_html, legend_html
-from core.ingest import IngestError, IngestLimits, IngestOptions, ingest_bytes
+from core.ingest import IngestError, IngestLimits, IngestOptions, ingest_bytes, worker
 from core.models.loading import UnsafeModelError, clear_model_cache
 from core.store import Store
 from core.taxonomy import Keyword, Label, Taxonomy
@@ -77,12 +77,15 @@ def rejected(store, project_id, data, filename, options=IngestOptions()) -> Inge
 
 def refused_with_peak(store, project_id, data, filename):
     """(error, peak bytes traced while ingesting) for a file that must be refused."""
-    tracemalloc.start()
-    try:
-        error = rejected(store, project_id, data, filename)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    # Parsed in this process, so that tracemalloc sees the parser (not a worker process's).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(worker, "ISOLATED", False)
+        tracemalloc.start()
+        try:
+            error = rejected(store, project_id, data, filename)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
     return error, peak
 
 

@@ -49,6 +49,7 @@ FORKSERVER.set_forkserver_preload(
         "core.techniques.rules",
         "core.techniques.lexicon",
         "core.techniques.zero_shot",
+        "core.ingest.worker",  # the one fork server of this process also parses pdf/docx/eml
     ]
 )
 

@@ -7,8 +7,9 @@ no partial list is ever returned. Doubts that only a person can settle (the text
 column does not look like text: textlike) come back as ParsedFile.warnings, for the
 caller to confirm before storing. Modules: decode (bytes -> text), text, tabular,
 jsonish, eml, office (docx), pdf (one per format), columns (column choice),
-parsed (Records -> de-duplicated Documents), formats (the extension table), gold
-(uploaded gold labels vs the taxonomy's label names).
+parsed (Records -> de-duplicated Documents), formats (the extension table), worker
+(pdf/docx/eml parsed in a child process under CPU and memory limits), gold (uploaded
+gold labels vs the taxonomy's label names).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import os
 from pathlib import Path
 
 from core.ingest.errors import IngestError, display_name
-from core.ingest.formats import PARSERS, SUPPORTED_EXTENSIONS, TABULAR_FORMATS, format_of
+from core.ingest.formats import (
+    ISOLATED_FORMATS,
+    PARSERS,
+    SUPPORTED_EXTENSIONS,
+    TABULAR_FORMATS,
+    format_of,
+)
 from core.ingest.gold import GoldMatch, match_gold_labels
 from core.ingest.jsonish import preview_json
 from core.ingest.limits import IngestLimits, check_file_size
@@ -26,6 +33,7 @@ from core.ingest.options import IngestOptions
 from core.ingest.parsed import ParsedFile, build_documents
 from core.ingest.tabular import preview_table
 from core.ingest.textlike import TextColumnCheck, check_text_column
+from core.ingest.worker import run_bounded
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
@@ -54,7 +62,10 @@ def ingest_bytes(
     fmt = format_of(filename, source)
     data = bytes(data)
     try:
-        extracted = PARSERS[fmt](data, source, options)
+        if fmt in ISOLATED_FORMATS:  # a worker process with CPU and memory limits
+            extracted = run_bounded(PARSERS[fmt], data, source, options)
+        else:
+            extracted = PARSERS[fmt](data, source, options)
     except RecursionError:  # a parser that recurses per nesting level (email, json, ...)
         raise IngestError(
             source,

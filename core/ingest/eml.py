@@ -2,6 +2,13 @@
 
 Parsed with the stdlib email package (policy.default). Headers that do not parse
 (a malformed From, say) are kept as written rather than failing the file.
+
+Bounded here: the header block (max_header_bytes) and the number of multipart and
+message/* parts (max_email_parts, counted in the raw bytes before parsing: the email
+package nests one generator per level, and every line is matched against every open
+boundary, so deep nesting costs depth x lines). HTML bodies become text in one pass over
+the tags (html.parser events, no tree), so a body nested a million <div>s deep costs
+what its length does. The rest is the worker process's CPU and memory limits.
 """
 
 from __future__ import annotations
@@ -10,9 +17,8 @@ import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from html.parser import HTMLParser
 from typing import cast
-
-from bs4 import BeautifulSoup, NavigableString
 
 from core.ingest.decode import check_not_binary, check_not_empty, decode_with_fallback
 from core.ingest.errors import IngestError
@@ -23,31 +29,37 @@ _END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 _FOLDED_WHITESPACE = re.compile(r"\s*\r?\n\s*")
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 _HTML_WHITESPACE = re.compile(r"\s+")
+# A multipart/* or message/* Content-Type header: one per part that holds other parts.
+_CONTAINER_HEADER = re.compile(rb"^content-type:\s*(?:multipart|message)/", re.I | re.M)
+# Elements whose content is not shown.
+_HIDDEN_TAGS = frozenset({"script", "style", "head", "title", "template", "noscript"})
 # Elements that start a new line of text.
-_BLOCK_TAGS = [
-    "p",
-    "div",
-    "li",
-    "ul",
-    "ol",
-    "tr",
-    "table",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "pre",
-    "hr",
-    "dd",
-    "dt",
-    "section",
-    "article",
-    "header",
-    "footer",
-]
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "tr",
+        "table",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "hr",
+        "dd",
+        "dt",
+        "section",
+        "article",
+        "header",
+        "footer",
+    }
+)
 # meta key -> header name
 META_HEADERS = {
     "subject": "Subject",
@@ -70,6 +82,14 @@ def parse_eml(data: bytes, source: str, options: IngestOptions) -> Extracted:
             f"{options.limits.max_header_bytes:,}-byte limit; this is not an ordinary email",
             "headers",
         )
+    containers = len(_CONTAINER_HEADER.findall(data))
+    if containers > options.limits.max_email_parts:
+        raise IngestError(
+            source,
+            f"is nested too deeply to read, or holds too many parts: {containers:,} multipart "
+            f"or attached-message parts, over the {options.limits.max_email_parts:,}-part "
+            "limit; forward the message again, or save its text as .txt",
+        )
     message = BytesParser(policy=policy.default).parsebytes(data)
     if not message.keys():
         raise IngestError(
@@ -88,20 +108,51 @@ def parse_eml(data: bytes, source: str, options: IngestOptions) -> Extracted:
 
 def html_to_text(html: str) -> str:
     """Visible text, one line per block element; scripts, styles and comments dropped."""
-    soup = BeautifulSoup(html, "html.parser")
-    for hidden in soup(["script", "style", "head", "title", "template", "noscript"]):
-        hidden.decompose()
-    for node in soup.find_all(string=True):
-        # HTML source line breaks are just spaces, except inside <pre>.
-        if type(node) is NavigableString and node.find_parent("pre") is None:
-            node.replace_with(_HTML_WHITESPACE.sub(" ", node))
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    for block in soup.find_all(_BLOCK_TAGS):
-        block.insert_before("\n")
-        block.insert_after("\n")
-    lines = (line.strip() for line in soup.get_text().split("\n"))
+    converter = _HtmlText()
+    converter.feed(html)
+    converter.close()
+    lines = (line.strip() for line in "".join(converter.pieces).split("\n"))
     return _MANY_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+class _HtmlText(HTMLParser):
+    """html.parser events -> text pieces. Only counters of open hidden and <pre> elements
+    are kept (no tree), so time and memory follow the length, never the nesting depth."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pieces: list[str] = []
+        self.hidden = 0  # open script/style/head/... elements
+        self.pre = 0  # open <pre> elements, where line breaks are kept
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag == "body":  # a <head> left open ends where the body starts
+            self.hidden = 0
+        if tag in _HIDDEN_TAGS:
+            self.hidden += 1
+        elif tag == "pre":
+            self.pre += 1
+        self._break(tag)
+        if tag == "hr":  # no end tag: the line after it starts here too
+            self._break(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self.hidden = max(self.hidden - 1, 0)
+        elif tag == "pre":
+            self.pre = max(self.pre - 1, 0)
+        if tag != "br":
+            self._break(tag)
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:  # HTML source line breaks are just spaces, except inside <pre>
+            self.pieces.append(data if self.pre else _HTML_WHITESPACE.sub(" ", data))
+
+    def _break(self, tag: str) -> None:
+        if self.hidden:
+            return
+        if tag == "br" or tag in _BLOCK_TAGS:
+            self.pieces.append("\n")
 
 
 def _header(message: EmailMessage, name: str) -> str | None:

@@ -30,6 +30,9 @@ PARSERS: dict[str, Parser] = {
     "pdf": parse_pdf,
 }
 TABULAR_FORMATS = ("csv", "tsv", "jsonl", "json")
+# Parsers that cannot be bounded from outside (pypdf, python-docx, the email package): run
+# in a worker process under IngestLimits.parser_* (core.ingest.worker).
+ISOLATED_FORMATS = ("eml", "docx", "pdf")
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(f".{name}" for name in PARSERS)
 
 

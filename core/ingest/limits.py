@@ -16,6 +16,17 @@ class IngestLimits:
     max_compression_ratio: float = 100.0  # docx: per member, uncompressed / compressed
     max_json_depth: int = 64
     max_header_bytes: int = 256 * 1024  # .eml header block
+    max_email_parts: int = 100  # .eml: multipart + message/* parts (bounds their nesting too)
+    max_docx_xml_bytes: int = 32 * 1024 * 1024  # docx: any one XML part, uncompressed
+    max_pdf_pages: int = 1_000  # 100,000 characters run out long before that
+    # pdf, docx and eml are parsed in a worker process (core.ingest.worker) under these.
+    # Budget: any file <= 50 MB imported or refused within 10 s and 1.5 GB RSS on 2 cores.
+    # RLIMIT_AS counts address space, not RSS: a worker starts at ~80 MB of it (~110 MB when
+    # the server was started as a script, e.g. `streamlit run`), RSS ~40 MB; the rest is
+    # the parser's.
+    parser_cpu_seconds: float = 5.0
+    parser_memory_bytes: int = 1024 * 1024 * 1024
+    parser_wall_seconds: float = 8.0  # a worker that blocks without using CPU
 
     def __post_init__(self):
         for f in fields(self):

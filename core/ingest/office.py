@@ -3,9 +3,16 @@
 Before python-docx sees the file we read the zip's central directory (no
 inflating) to refuse zip bombs: the declared uncompressed sizes must stay under
 max_uncompressed_bytes in total, and no large member may compress better than
-max_compression_ratio. zipfile never inflates a member past its declared size,
-so the declared sizes are binding. Every XML part is then checked for a DOCTYPE
-(the carrier of entity-expansion and external-entity attacks) with defusedxml.
+max_compression_ratio. zipfile never inflates a member past its declared size
+(ZipExtFile stops there, and a longer stream fails its CRC), so the declared sizes
+are binding, for python-docx's reads too. Every member is then read up to its first
+element with defusedxml: whatever its name (Word finds parts through [Content_Types].xml
+and relationships, so word/document.dat can be the document), a member that starts as
+XML may not declare a DOCTYPE (the carrier of entity-expansion and external-entity
+attacks) and may not unpack to more than max_docx_xml_bytes (python-docx holds each XML
+part as a tree, ~10x its size). Text extraction stops once it passes max_field_chars.
+The rest (python-docx's per-row table walks, a 2**31-column cell) is bounded by the
+worker process's CPU and memory limits (core.ingest.worker).
 """
 
 from __future__ import annotations
@@ -49,10 +56,12 @@ def parse_docx(data: bytes, source: str, options: IngestOptions) -> Extracted:
     archive = _open_zip(data, source)
     with archive:
         check_zip_members(archive, source, options.limits)
-        _check_xml_members(archive, source)
+        _check_xml_members(archive, source, options.limits)
     try:
         document = docx.Document(io.BytesIO(data))
-        text = "\n".join(_block_texts(document))
+        text = "\n".join(_bounded(_block_texts(document), source, options.limits))
+    except IngestError:
+        raise
     except Exception as e:  # python-docx raises many types on damaged files
         raise IngestError(
             source,
@@ -100,30 +109,57 @@ def _open_zip(data: bytes, source: str) -> zipfile.ZipFile:
         ) from None
 
 
-def _check_xml_members(archive: zipfile.ZipFile, source: str) -> None:
+def _check_xml_members(archive: zipfile.ZipFile, source: str, limits: IngestLimits) -> None:
+    """Every member that starts as XML: no DOCTYPE, at most max_docx_xml_bytes unpacked."""
     for info in archive.infolist():
         if info.flag_bits & 0x1:
             raise IngestError(source, "is encrypted; save it without a password")
-        if not info.filename.lower().endswith((".xml", ".rels")):
+        if info.is_dir() or not _is_xml(archive, info, source):
             continue
-        try:
-            with archive.open(info) as member:
-                # A DOCTYPE must come before the root element, so the first event settles it.
-                events = defusedxml.ElementTree.iterparse(
-                    member, events=("start",), forbid_dtd=True
-                )
-                next(events, None)
-        except DefusedXmlException:
+        if info.file_size > limits.max_docx_xml_bytes:
             raise IngestError(
                 source,
-                f"member {info.filename!r} declares a DOCTYPE or entities, which Word never "
-                "writes (an XML entity attack?); save the document again from Word",
-            ) from None
-        except (ParseError, *_DAMAGED_ZIP_ERRORS) as e:
+                f"member {info.filename!r} unpacks to {info.file_size:,} bytes of XML, over the "
+                f"{limits.max_docx_xml_bytes:,}-byte limit; split the document into smaller ones",
+            )
+
+
+def _is_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bool:
+    """Reads the member up to its first element: True for XML, False for other content (an
+    image, say); raises IngestError for a DOCTYPE, or for damage in a part named .xml/.rels."""
+    try:
+        with archive.open(info) as member:
+            # A DOCTYPE must come before the root element, so the first event settles it.
+            events = defusedxml.ElementTree.iterparse(member, events=("start",), forbid_dtd=True)
+            next(events, None)
+        return True
+    except DefusedXmlException:
+        raise IngestError(
+            source,
+            f"member {info.filename!r} declares a DOCTYPE or entities, which Word never "
+            "writes (an XML entity attack?); save the document again from Word",
+        ) from None
+    except (ParseError, *_DAMAGED_ZIP_ERRORS) as e:
+        if isinstance(e, ParseError) and not info.filename.lower().endswith((".xml", ".rels")):
+            return False  # not XML: python-docx keeps such parts as bytes
+        raise IngestError(
+            source,
+            f"member {info.filename!r} is damaged ({e}); save the document again from Word",
+        ) from None
+
+
+def _bounded(texts: Iterator[str], source: str, limits: IngestLimits) -> Iterator[str]:
+    """texts, stopping with IngestError once they pass max_field_chars (no need to read on)."""
+    total = 0
+    for text in texts:
+        total += len(text) + 1
+        if total > limits.max_field_chars:
             raise IngestError(
                 source,
-                f"member {info.filename!r} is damaged ({e}); save the document again from Word",
-            ) from None
+                f"has more than {limits.max_field_chars:,} characters of text; "
+                "split the document into smaller files",
+            )
+        yield text
 
 
 def _block_texts(container) -> Iterator[str]:
