@@ -26,7 +26,7 @@ class IngestLimits:
     # the parser's.
     parser_cpu_seconds: float = 5.0
     parser_memory_bytes: int = 1024 * 1024 * 1024
-    parser_wall_seconds: float = 8.0  # a worker that blocks without using CPU
+    parser_wall_seconds: float = 6.0  # a worker that blocks, or shares a busy machine
 
     def __post_init__(self):
         for f in fields(self):
