@@ -7,11 +7,19 @@ the first given on ties), and neighbouring segments marked by the same span
 are joined. Every piece of text, label and tooltip goes through
 `html.escape(quote=True)`, and colours are checked against `#rrggbb`, so the
 result is safe to hand to `st.html`.
-Stripping the tags and unescaping gives back the text exactly.
+Stripping the tags (and the note, see below) and unescaping gives back the text exactly.
+
+Cost: one sort of the span boundaries, then one sweep along the text with a heap of
+the spans covering the current point (most specific on top): O((text + spans) log spans),
+where cutting every segment against every span was quadratic (8,000 entity spans on a
+99 KB document took 9.5 s). At most `MAX_RENDERED_SPANS` spans are drawn, the first by
+position; a note above the text says how many more there are, and the rest of the text is
+shown unmarked.
 """
 
 from __future__ import annotations
 
+import heapq
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +28,7 @@ from dataclasses import dataclass
 DEFAULT_COLOUR = "#9aa0a6"  # spans whose label has no (valid) colour, e.g. unlabelled entities
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 KIND_NAMES = {"rule": "pattern", "keyword": "keyword", "entity": "entity"}
+MAX_RENDERED_SPANS = 2_000  # marks drawn per document: enough to read, bounded to render
 
 
 @dataclass(frozen=True)
@@ -69,12 +78,28 @@ def _marks(spans: Iterable[object], length: int) -> list[_Mark]:
 
 def segments(text: str, spans: Iterable[object]) -> list[tuple[int, int, _Mark | None]]:
     """Non-overlapping (start, end, mark-or-None) pieces covering the whole text, in order."""
-    marks = _marks(spans, len(text))
-    bounds = sorted({0, len(text), *(m.start for m in marks), *(m.end for m in marks)})
+    return _segments(len(text), _marks(spans, len(text)))
+
+
+def _segments(length: int, marks: list[_Mark]) -> list[tuple[int, int, _Mark | None]]:
+    """The sweep: boundaries in order; `covering` holds (span length, order, mark) of every
+    mark begun so far, the most specific on top; marks that have ended are dropped when
+    they reach the top (each is pushed and popped once)."""
+    by_start = sorted(marks, key=lambda mark: mark.start)
+    bounds = sorted({0, length, *(m.start for m in marks), *(m.end for m in marks)})
+    covering: list[tuple[int, int, _Mark]] = []
     pieces: list[tuple[int, int, _Mark | None]] = []
+    next_mark = 0
     for start, end in zip(bounds, bounds[1:]):
-        covering = [m for m in marks if m.start <= start and m.end >= end]
-        chosen = min(covering, key=lambda m: (m.end - m.start, m.order)) if covering else None
+        while next_mark < len(by_start) and by_start[next_mark].start <= start:
+            mark = by_start[next_mark]
+            heapq.heappush(covering, (mark.end - mark.start, mark.order, mark))
+            next_mark += 1
+        while covering and covering[0][2].end <= start:
+            heapq.heappop(covering)
+        # A mark begun at or before `start` and ending after it covers [start, end): its end
+        # is a boundary, so it is at least `end`.
+        chosen = covering[0][2] if covering else None
         if pieces and pieces[-1][2] is chosen and pieces[-1][1] == start:
             pieces[-1] = (pieces[-1][0], end, chosen)  # same span continues: one mark
         else:
@@ -89,16 +114,30 @@ def _tooltip(mark: _Mark) -> str:
 
 
 def highlight_html(
-    text: str, spans: Sequence[object], colours: Mapping[str, str] | None = None
+    text: str,
+    spans: Sequence[object],
+    colours: Mapping[str, str] | None = None,
+    *,
+    max_spans: int = MAX_RENDERED_SPANS,
 ) -> str:
     """The text as HTML with each span's words marked in its label's colour.
 
     spans: objects or dicts with start, end, kind ('rule'|'keyword'|'entity'), label, detail.
     colours: label -> '#rrggbb'; missing or invalid colours fall back to a neutral grey.
+    max_spans: the most spans drawn (the first by position); a note counts the others.
     """
     colours = colours or {}
-    parts = ['<div class="sift-text" style="white-space: pre-wrap; line-height: 1.7">']
-    for start, end, mark in segments(text, spans):
+    marks = sorted(_marks(spans, len(text)), key=lambda mark: (mark.start, mark.order))
+    parts = []
+    if len(marks) > max_spans:
+        parts.append(
+            '<div class="sift-note" style="opacity: 0.7; margin-bottom: 4px">'
+            f"Showing the first {max_spans:,} of {len(marks):,} highlights; "
+            f"{len(marks) - max_spans:,} more are not marked.</div>"
+        )
+        marks = marks[:max_spans]
+    parts.append('<div class="sift-text" style="white-space: pre-wrap; line-height: 1.7">')
+    for start, end, mark in _segments(len(text), marks):
         piece = html.escape(text[start:end], quote=True)
         if mark is None:
             parts.append(piece)

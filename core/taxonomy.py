@@ -9,13 +9,22 @@ File shape (YAML or JSON; every field but `name` optional)::
       - name: Billing
         description: Invoices, charges and refunds
         keywords: [refund, {term: chargeback, weight: 2.0}]   # plain string = weight 1
-        patterns: ['\\binvoice\\s*#?\\d+']                      # regex module syntax
+        patterns: ['\\binvoice\\s*#?\\d+']                      # RE2 syntax (core.textmatch)
         entity_types: [MONEY]
         colour: "#4e79a7"
 
 `load_taxonomy` parses, checks the shape (types, unknown fields) and then
 `validate`s the content; `dump_taxonomy` writes the same shape back, and
 `load_taxonomy(dump_taxonomy(t, fmt), fmt) == t` for every valid taxonomy.
+
+Validation bounds what the rules and lexicon techniques can be asked to do:
+patterns must compile in RE2 within its memory and size limits, and there are
+caps on pattern and keyword lengths and counts (`MAX_*`), so the work per text
+is bounded before any text is read. Label names that only look different
+(`billing`, `ＢILLING`, `Billing ` with a zero-width space) are one name:
+`label_key` is the comparison, shared with gold-label matching
+(`core.ingest.gold`); names holding invisible control or format characters
+(zero-width spaces, bidi overrides) are refused outright.
 """
 
 from __future__ import annotations
@@ -30,19 +39,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import regex
 import yaml
 
-from core.textmatch import regex_hazard
+from core.textmatch import pattern_problem
 
 MAX_NAME_LENGTH = 100
+MAX_KEYWORD_LENGTH = 200  # characters: a keyword is a word or a short phrase
+MAX_KEYWORDS_PER_LABEL = 500
+MAX_KEYWORDS = 5_000  # per taxonomy: all of them are compiled into one matcher
+MAX_PATTERN_LENGTH = 500  # characters
+MAX_PATTERNS_PER_LABEL = 20
+MAX_PATTERNS = 200  # per taxonomy: each pattern reads every text once
 FORMATS = ("yaml", "json")
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 _LABEL_FIELDS = ("name", "description", "keywords", "patterns", "entity_types", "colour")
 _KEYWORD_FIELDS = ("term", "weight")
-_COLOUR = regex.compile(r"#[0-9a-fA-F]{6}")
-# Unicode categories a label name may not contain: controls, surrogates, line/paragraph separators.
-_FORBIDDEN_NAME_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+# Unicode categories a label name may not contain: controls, format characters (zero-width,
+# bidi controls: invisible, so two names could look the same), surrogates, line separators.
+_FORBIDDEN_NAME_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 
 
 class TaxonomyError(ValueError):
@@ -172,7 +187,7 @@ class Taxonomy:
 
     def with_label(self, label: Label) -> Taxonomy:
         """A copy with `label` appended; its name must be new."""
-        if any(existing.name.casefold() == label.name.casefold() for existing in self.labels):
+        if any(label_key(existing.name) == label_key(label.name) for existing in self.labels):
             raise TaxonomyError(
                 f"label {label.name!r} already exists; rename it or use replace_label"
             )
@@ -200,21 +215,57 @@ def taxonomy_problems(taxonomy: Taxonomy) -> list[str]:
     if not taxonomy.labels:
         return ["the taxonomy has no labels; add at least one label with a name"]
     problems: list[str] = []
-    seen: dict[str, str] = {}  # casefolded name -> name as first written
+    seen: dict[str, str] = {}  # label_key(name) -> name as first written
     for index, label in enumerate(taxonomy.labels):
         name_problem = _name_problem(label.name, index)
         if name_problem:
             problems.append(name_problem)
             continue
-        folded = label.name.casefold()
-        if folded in seen:
+        key = label_key(label.name)
+        if key in seen:
             problems.append(
-                f"label {label.name!r} duplicates label {seen[folded]!r} "
-                "(names are compared ignoring case); rename or merge one of them"
+                f"label {label.name!r} duplicates label {seen[key]!r} (names are compared "
+                "ignoring case, spacing and character width, as in ＢILLING and billing); "
+                "rename or merge one of them"
             )
         else:
-            seen[folded] = label.name
+            seen[key] = label.name
         problems.extend(_label_problems(label))
+    problems.extend(_total_problems(taxonomy))
+    return problems
+
+
+def label_key(name: str) -> str:
+    """What two label names share when they read the same: 'Billing', ' BILLING ' and the
+    full-width 'ＢILLING' -> 'billing'.
+
+    NFKC (compatibility forms: full-width letters, ligatures, composed accents), casefolded
+    (then NFKC again, as casefolding can denormalise), format characters (Unicode category
+    Cf: zero-width spaces, bidi controls) removed, runs of spaces made one, ends trimmed.
+    The one comparison of label names: duplicate labels here, gold labels in
+    `core.ingest.gold`.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    visible = "".join(char for char in folded if unicodedata.category(char) != "Cf")
+    return " ".join(visible.split())
+
+
+def _total_problems(taxonomy: Taxonomy) -> list[str]:
+    """Caps over the whole taxonomy: every keyword forms one matcher, every pattern reads
+    every text."""
+    problems = []
+    keywords = sum(len(label.keywords) for label in taxonomy.labels)
+    if keywords > MAX_KEYWORDS:
+        problems.append(
+            f"the taxonomy has {keywords:,} keywords, over the limit of {MAX_KEYWORDS:,} "
+            "(they are all matched together); keep the ones that tell labels apart"
+        )
+    patterns = sum(len(label.patterns) for label in taxonomy.labels)
+    if patterns > MAX_PATTERNS:
+        problems.append(
+            f"the taxonomy has {patterns:,} patterns, over the limit of {MAX_PATTERNS:,} "
+            "(each one reads every document); merge patterns with | or drop some"
+        )
     return problems
 
 
@@ -231,10 +282,14 @@ def _name_problem(name: Any, index: int) -> str | None:
             f"shorten it to at most {MAX_NAME_LENGTH} (put detail in the description)"
         )
     for char in name:
-        if unicodedata.category(char) in _FORBIDDEN_NAME_CATEGORIES:
+        category = unicodedata.category(char)
+        if category in _FORBIDDEN_NAME_CATEGORIES:
+            kind = "format" if category == "Cf" else "control"
+            called = unicodedata.name(char, "")
             return (
-                f"label {name!r}: the name contains the control character U+{ord(char):04X}; "
-                "remove it"
+                f"label {name!r}: the name contains the invisible {kind} character "
+                f"U+{ord(char):04X}{f' ({called})' if called else ''}; remove it "
+                "(invisible characters make names that look the same but differ)"
             )
     return None
 
@@ -245,9 +300,25 @@ def _label_problems(label: Label) -> list[str]:
     if not isinstance(label.description, str):
         problems.append(f"{where}: the description must be a string")
     seen_terms: set[str] = set()
+    if len(label.keywords) > MAX_KEYWORDS_PER_LABEL:
+        problems.append(
+            f"{where}: has {len(label.keywords):,} keywords, over the limit of "
+            f"{MAX_KEYWORDS_PER_LABEL:,}; keep the ones that tell this label apart"
+        )
     for keyword in label.keywords:
         problems.extend(_keyword_problems(keyword, where, seen_terms))
+    if len(label.patterns) > MAX_PATTERNS_PER_LABEL:
+        problems.append(
+            f"{where}: has {len(label.patterns):,} patterns, over the limit of "
+            f"{MAX_PATTERNS_PER_LABEL}; merge patterns with | or drop some"
+        )
     for pattern in label.patterns:
+        if isinstance(pattern, str) and len(pattern) > MAX_PATTERN_LENGTH:
+            problems.append(
+                f"{where}: pattern {_shortened(pattern)} is {len(pattern):,} characters long, "
+                f"over the limit of {MAX_PATTERN_LENGTH}; split it into several patterns"
+            )
+            continue
         problem = pattern_problem(pattern)
         if problem:
             problems.append(f"{where}: pattern {pattern!r} {problem}")
@@ -267,6 +338,18 @@ def _keyword_problems(keyword: Keyword, where: str, seen_terms: set[str]) -> lis
     term, weight = keyword.term, keyword.weight
     if not isinstance(term, str) or not term.strip():
         return [f"{where}: keyword {term!r} is empty; remove it or write the word to look for"]
+    if len(term) > MAX_KEYWORD_LENGTH:
+        return [
+            f"{where}: keyword {_shortened(term)} is {len(term):,} characters long, over the "
+            f"limit of {MAX_KEYWORD_LENGTH}; a keyword is a word or a short phrase: shorten "
+            "it, or write a pattern"
+        ]
+    surrogate = next((char for char in term if unicodedata.category(char) == "Cs"), None)
+    if surrogate is not None:
+        return [
+            f"{where}: keyword {term!r} contains the unpaired surrogate U+{ord(surrogate):04X}, "
+            "which is not text; remove it"
+        ]
     problems = []
     folded = " ".join(term.casefold().split())
     if folded in seen_terms:
@@ -284,29 +367,9 @@ def _keyword_problems(keyword: Keyword, where: str, seen_terms: set[str]) -> lis
     return problems
 
 
-def pattern_problem(pattern: Any) -> str | None:
-    """What is wrong with one regex pattern (phrased to follow "pattern '...' "), or None."""
-    if not isinstance(pattern, str) or not pattern:
-        return "is empty; remove it or write a regular expression"
-    try:
-        compiled = regex.compile(pattern)
-    except regex.error as exc:
-        # regex.error sets .msg and .pos, which the types-regex stubs do not declare
-        pos = getattr(exc, "pos", None)
-        position = f" at position {pos}" if pos is not None else ""
-        return (
-            f"is not a valid regular expression ({exc.msg}{position}); "  # type: ignore[attr-defined]
-            "fix it, or escape special characters like ( [ . * + ? with a backslash"
-        )
-    hazard = regex_hazard(pattern)
-    if hazard:
-        return f"is prone to catastrophic backtracking: {hazard}"
-    if compiled.fullmatch("") is not None:
-        return (
-            "matches the empty string, so it would fire on every text; "
-            "require at least one character (e.g. a+ instead of a*)"
-        )
-    return None
+def _shortened(text: str) -> str:
+    """The start of a long keyword or pattern, quoted, for a message."""
+    return f"{text[:40]!r}..." if len(text) > 40 else repr(text)
 
 
 # --------------------------------------------------------------------------- YAML / JSON

@@ -1,257 +1,254 @@
-"""Safe regular expressions and inflection-tolerant keyword matching.
+"""Linear-time regular expressions (Google RE2) and inflection-tolerant keyword matching.
 
 Two things the rules and lexicon techniques (and taxonomy validation) share:
 
-* `regex_hazard(pattern)`: a static check for patterns prone to catastrophic
-  backtracking: a repeat nested in another repeat (`(a+)+`, `(\\w+\\s?)+`) or
-  ambiguous alternatives under a repeat (`(a|a)*`, `(a|aa)+`). It walks the
-  tree from Python's own regex parser (`re._parser`). That parser merges
-  single-character alternatives into one class, so `(?:[a-z]|[aeiou])+` looks
-  harmless to it, and it does not see polynomial blow-ups from adjacent
-  repeats (`\\w*\\w*\\w*!`). The per-text `timeout` of the `regex` module,
-  which the rules technique always passes, is the second line of defence.
+* Rule patterns run on RE2 (`google-re2`), an automaton engine: matching time
+  is linear in the text for every pattern, so there is no catastrophic
+  backtracking to detect and no wall-clock timeout deciding a result (a
+  timeout fires or not depending on the machine's load). What bounds the cost
+  instead, by construction:
+    - `RE2_MAX_MEM`: the memory one compiled pattern may use; RE2 refuses to
+      compile bigger programs (`(?:a{65535}){65535}`, `\\pL{1000}`), and also
+      refuses nested repeat counts over 1,000;
+    - `MAX_PROGRAM_SIZE`: the compiled program's instruction count, which is
+      what each scanned character costs at worst (the automaton simulation);
+    - `MAX_SCANNED_CHARS`: how much of one text a pattern reads.
+  RE2 has no look-around, backreferences, atomic groups or possessive repeats,
+  nor the `regex` module's extra flags; `pattern_problem` names what a refused
+  pattern uses and what to write instead. `\\b`, `\\w`, `\\d` and `\\s` are
+  ASCII-only in RE2; `\\pL` (any letter) and `\\pN` cover other scripts.
 
-* `KeywordMatcher`: one compiled regex for all keywords of a taxonomy. Every
+      compiled = compile_pattern(r"\\binvoice\\s*\\d+", case_sensitive=False)  # or PatternError
+      text = Utf8Text("Invoice 12 and invoice 13")
+      list(find_spans(compiled, text))  # [(0, 10), (15, 25)]: str offsets
+
+* `KeywordMatcher`: one RE2 program for all keywords of a taxonomy. Every
   keyword is expanded to its surface forms (plural, -ing, -ed, possessive;
   phrases inflect their last word and allow any whitespace or a hyphen between
-  words), the forms are merged into a character trie and emitted as a single
-  alternation, so the engine tries only the branches that share the text's
-  next character instead of every keyword at every position.
+  words), the forms are merged into a character trie (built and emitted
+  without recursion, so a long keyword cannot overflow the stack) and emitted
+  as one alternation that prefers the longest form. One pass over the text
+  finds every keyword: cost linear in the text, whatever the number of keywords.
+
+`ENGINE` names the engine and its version; the techniques put it into their
+config so predictions cached under another engine are never reused.
 """
 
 from __future__ import annotations
 
-import re
-import re._constants as _sre  # type: ignore[import-not-found]
-import re._parser as _sre_parse  # type: ignore[import-not-found]
-import string
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 
+import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 import regex
 
-# --------------------------------------------------------------------------- regex safety
-# re._parser is Python's own regex parser (public as sre_parse before 3.11); its
-# trees are lists of (opcode, argument) pairs, opcodes from re._constants.
-# (typeshed stubs both only under their old names, hence the type: ignore on the imports.)
-
-_UNBOUNDED = _sre.MAXREPEAT
-_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT}  # backtracking repeats (greedy and lazy)
-_NON_BACKTRACKING = {_sre.ATOMIC_GROUP, _sre.POSSESSIVE_REPEAT}  # nothing inside is retried
-
-# Regex-module syntax that Python's parser rejects, rewritten to an equivalent
-# for the purpose of the structural check only (the real pattern is never changed).
-_REGEX_ONLY_SYNTAX = [
-    (re.compile(r"\\[pP]\{[^}]*\}|\\[pP][A-Za-z]"), r"\\w"),  # Unicode properties
-    (re.compile(r"\\X"), "."),  # grapheme cluster
-    (re.compile(r"\\[mM]"), r"\\b"),  # start/end of word
-    (re.compile(r"\\[GK]"), ""),  # search anchor, keep-out
-]
+# --------------------------------------------------------------------------- RE2 patterns
 
 
-def regex_hazard(pattern: str) -> str | None:
-    """Why `pattern` may backtrack catastrophically, or None if the static check finds nothing.
+def _engine_version() -> str:
+    try:
+        return metadata.version("google-re2")
+    except metadata.PackageNotFoundError:  # pragma: no cover - installed from requirements.txt
+        return "unknown"
 
-    Patterns the check cannot parse (regex-module extensions beyond the ones it
-    rewrites) return None: the matching timeout still applies to them.
+
+# Bumped by hand when the way matches are found changes (not only the library).
+_MATCHING_REVISION = 1
+ENGINE = f"re2 {_engine_version()}, matching {_MATCHING_REVISION}"
+
+RE2_MAX_MEM = 8 << 20  # bytes per compiled rule pattern (program + automaton cache): RE2's default
+MAX_PROGRAM_SIZE = 50_000  # RE2 instructions per rule pattern: `(?:.{1,30}){1,30}` is about 8,100
+MAX_SCANNED_CHARS = 200_000  # characters of a text a rule pattern reads (ingest caps texts at 100k)
+KEYWORDS_MAX_MEM = 64 << 20  # bytes for all keywords of a taxonomy (5,000 of 200 chars: ~32 MiB)
+
+
+class PatternError(ValueError):
+    """A pattern RE2 cannot or will not run; the message follows "pattern '...' " and says
+    what to write instead."""
+
+
+def re2_options(*, case_sensitive: bool, max_mem: int = RE2_MAX_MEM) -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = case_sensitive
+    options.max_mem = max_mem
+    options.log_errors = False  # the caller reports the error with the label and pattern
+    return options
+
+
+def compile_pattern(pattern: str, *, case_sensitive: bool = False):
+    """`pattern` compiled by RE2 within the memory and size limits; PatternError otherwise."""
+    surrogate = next((char for char in pattern if "\ud800" <= char <= "\udfff"), None)
+    if surrogate is not None:  # not text: RE2 reads UTF-8, which cannot hold one
+        raise PatternError(
+            f"contains the unpaired surrogate U+{ord(surrogate):04X}, which is not text; remove it"
+        )
+    try:
+        compiled = re2.compile(pattern, re2_options(case_sensitive=case_sensitive))
+    except re2.error as exc:
+        raise PatternError(_explain(_error_text(exc))) from None
+    if compiled.programsize > MAX_PROGRAM_SIZE:
+        raise PatternError(
+            f"compiles to {compiled.programsize:,} automaton instructions, over the limit of "
+            f"{MAX_PROGRAM_SIZE:,} (each one is work on every character scanned); use smaller "
+            "repeat counts or narrower character classes, or split it into several patterns"
+        )
+    return compiled
+
+
+def pattern_problem(pattern: object) -> str | None:
+    """What is wrong with one rule pattern (phrased to follow "pattern '...' "), or None."""
+    if not isinstance(pattern, str) or not pattern:
+        return "is empty; remove it or write a regular expression"
+    try:
+        compiled = compile_pattern(pattern)
+    except PatternError as exc:
+        return str(exc)
+    if compiled.fullmatch("") is not None:
+        return (
+            "matches the empty string, so it would fire on every text; "
+            "require at least one character (e.g. a+ instead of a*)"
+        )
+    return None
+
+
+def _error_text(exc: re2.error) -> str:
+    detail = exc.args[0] if exc.args else ""
+    return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+
+
+_NO_LOOKAROUND = "RE2 has no look-around (it is what keeps matching linear-time); "
+_NEVER_BACKTRACKS = "which RE2 does not need (it never backtracks): "
+# (start of RE2's error text, what the pattern uses and what to write instead)
+_EXPLANATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "invalid perl operator: (?<=",
+        "uses look-behind (?<=...); " + _NO_LOOKAROUND + "match the preceding text as part of "
+        "the pattern instead (invoice\\s*\\d+ rather than (?<=invoice )\\d+)",
+    ),
+    (
+        "invalid perl operator: (?<!",
+        "uses negative look-behind (?<!...); " + _NO_LOOKAROUND + "use \\b or a character "
+        "class before the match ((?:^|[^x])abc), or drop the condition",
+    ),
+    (
+        "invalid perl operator: (?=",
+        "uses look-ahead (?=...); " + _NO_LOOKAROUND + "include the following text in the "
+        "pattern (refund\\s+request rather than refund(?=\\s+request))",
+    ),
+    (
+        "invalid perl operator: (?!",
+        "uses negative look-ahead (?!...); " + _NO_LOOKAROUND + "use \\b or a character "
+        "class after the match (abc(?:[^x]|$)), or drop the condition",
+    ),
+    (
+        "invalid perl operator: (?>",
+        "uses an atomic group (?>...), " + _NEVER_BACKTRACKS + "write (?:...) instead",
+    ),
+    (
+        "invalid perl operator: (?P",
+        "uses (?P=name) or another (?P...) form; RE2 has (?P<name>...) groups but no "
+        "backreferences (they are what makes matching exponential): spell the text out",
+    ),
+    ("invalid perl operator: (?#", "uses a comment (?#...), which RE2 does not have: remove it"),
+    (
+        "invalid perl operator: (?",
+        "uses a group or inline flag that RE2 does not support (the regex module's (?V1), "
+        "(?r), (?x), (?u) and conditionals are not RE2); RE2 takes the flags i, m, s and U, "
+        "as in (?i) or (?i:...)",
+    ),
+    (
+        "bad repetition operator: ",
+        "repeats a repeat (a++, a*+, a{2}+ or a**): possessive repeats are something RE2 "
+        "does not need (it never backtracks), so write a single repeat (a+)",
+    ),
+    (
+        "invalid repetition size",
+        "repeats more than RE2 allows: at most 1,000 times, counting nested repeats "
+        "multiplied ((?:a{100}){100} is 10,000); use smaller counts, or + and *",
+    ),
+    (
+        "pattern too large",
+        f"compiles to more than the {RE2_MAX_MEM >> 20} MiB one pattern may use; use smaller "
+        "repeat counts or narrower character classes (\\pL{1000} is too big), or split it",
+    ),
+    ("invalid escape sequence: \\Z", "uses \\Z, which RE2 spells \\z (end of text): write \\z"),
+    ("invalid escape sequence: \\m", "uses \\m (start of word), which RE2 lacks: write \\b"),
+    ("invalid escape sequence: \\M", "uses \\M (end of word), which RE2 lacks: write \\b"),
+    ("invalid escape sequence: \\u", "uses \\uXXXX, which RE2 writes \\x{XXXX} (\\x{E9} is é)"),
+    ("invalid escape sequence: \\U", "uses \\UXXXXXXXX, which RE2 writes \\x{...} (\\x{1F600})"),
+)
+
+
+def _explain(error: str) -> str:
+    """RE2's error text -> a sentence that follows "pattern '...' " and says how to fix it."""
+    for start, explanation in _EXPLANATIONS:
+        if error.startswith(start):
+            return explanation
+    operator, _, fragment = error.partition(": ")
+    if operator == "invalid escape sequence" and (
+        fragment[1:2].isdigit() or fragment in ("\\g", "\\k")
+    ):
+        return (
+            f"uses the backreference {fragment}, which RE2 does not have (backreferences are "
+            "what makes matching exponential): spell the repeated text out"
+        )
+    if operator == "invalid escape sequence":
+        return (
+            f"uses the escape {fragment}, which RE2 does not support "
+            "(its syntax: https://github.com/google/re2/wiki/Syntax); write the character "
+            "itself, with a backslash before it if it is special"
+        )
+    return (
+        f"is not a valid regular expression ({error}); "
+        "fix it, or escape special characters like ( [ . * + ? with a backslash"
+    )
+
+
+# RE2 reads UTF-8; offsets it reports are in bytes. Continuation bytes (0b10xxxxxx) are the
+# bytes that do not start a character: deleting them from a slice leaves one byte per character.
+_CONTINUATION = bytes(range(0x80, 0xC0))
+
+
+class Utf8Text:
+    """A text as RE2 reads it (UTF-8 bytes), with the way back to str offsets.
+
+    Lone surrogates (which no upload contains, but a caller might pass) are encoded as
+    their 3 bytes rather than refused, so offsets stay exact.
     """
-    tree = _parse_for_analysis(pattern)
-    if tree is None:
-        return None
-    return _hazard_in(tree)
+
+    __slots__ = ("data", "_ascii")
+
+    def __init__(self, text: str) -> None:
+        self.data = text.encode("utf-8", "surrogatepass")
+        self._ascii = len(self.data) == len(text)
+
+    def offsets(self) -> Callable[[int], int]:
+        """byte offset -> str offset; linear over increasing offsets (as matches come)."""
+        if self._ascii:
+            return int
+        data = self.data
+        last_byte = last_char = 0
+
+        def to_char(offset: int) -> int:
+            nonlocal last_byte, last_char
+            if offset < last_byte:  # only when called out of order: count from the start
+                last_byte = last_char = 0
+            last_char += len(data[last_byte:offset].translate(None, _CONTINUATION))
+            last_byte = offset
+            return last_char
+
+        return to_char
 
 
-def _parse_for_analysis(pattern: str):
-    candidates = [pattern]
-    rewritten = pattern
-    for finder, replacement in _REGEX_ONLY_SYNTAX:
-        rewritten = finder.sub(replacement, rewritten)
-    if rewritten != pattern:
-        candidates.append(rewritten)
-    for candidate in candidates:
-        try:
-            return _sre_parse.parse(candidate)
-        except (re.error, OverflowError, RecursionError):
-            continue
-    return None
-
-
-def _children(op, av) -> list:
-    """Sub-sequences of one parsed node (each a list of (op, av))."""
-    if op in _REPEATS or op == _sre.POSSESSIVE_REPEAT:
-        return [av[2]]
-    if op == _sre.SUBPATTERN:
-        return [av[3]]
-    if op == _sre.ATOMIC_GROUP:
-        return [av]
-    if op in (_sre.ASSERT, _sre.ASSERT_NOT):
-        return [av[1]]
-    if op == _sre.BRANCH:
-        return list(av[1])
-    if op == _sre.GROUPREF_EXISTS:
-        return [branch for branch in av[1:] if branch is not None]
-    return []
-
-
-def _hazard_in(sequence) -> str | None:
-    for op, av in sequence:
-        if op in _REPEATS and av[1] > 1:
-            reason = _repeat_hazard(av[0], av[1], av[2])
-            if reason:
-                return reason
-        for child in _children(op, av):
-            reason = _hazard_in(child)
-            if reason:
-                return reason
-    return None
-
-
-def _repeat_hazard(low: int, high: int, body) -> str | None:
-    outer_unbounded = high == _UNBOUNDED
-    for op, av in _walk_backtracking(body):
-        if op in _REPEATS:
-            inner_low, inner_high = av[0], av[1]
-            inner_unbounded = inner_high == _UNBOUNDED
-            inner_variable = inner_high > 1 and inner_low != inner_high
-            if inner_unbounded or (outer_unbounded and inner_variable):
-                return (
-                    "it repeats a group that itself contains a repeat (like (a+)+ or (\\w+\\s?)+), "
-                    "which can take exponential time on text that almost matches; make the "
-                    "inner repeat possessive (a++ instead of a+) or atomic ((?>a+)), "
-                    "or drop the outer repeat"
-                )
-        elif op == _sre.BRANCH and outer_unbounded and _ambiguous_branch(av[1]):
-            return (
-                "it repeats a choice whose alternatives can match the same text "
-                "(like (a|a)* or (a|aa)+), which can take exponential time on text "
-                "that almost matches; make the alternatives start differently, or make the "
-                "group atomic ((?>a|aa)+)"
-            )
-    return None
-
-
-def _walk_backtracking(sequence) -> Iterator[tuple]:
-    """Every node in `sequence`, depth first, not descending into atomic parts."""
-    for op, av in sequence:
-        if op in _NON_BACKTRACKING:
-            continue
-        yield op, av
-        for child in _children(op, av):
-            yield from _walk_backtracking(child)
-
-
-def _ambiguous_branch(alternatives) -> bool:
-    if any(_nullable(alt) for alt in alternatives):
-        # An empty alternative usually means Python's parser factored a common
-        # prefix out of (a|aa) into a(?:|a): the original choice was ambiguous.
-        return True
-    firsts = [_first_atoms(alt) for alt in alternatives]
-    for i in range(len(firsts)):
-        for j in range(i + 1, len(firsts)):
-            if _atoms_overlap(firsts[i], firsts[j]):
-                return True
-    return False
-
-
-def _nullable(sequence) -> bool:
-    """Can `sequence` match the empty string?"""
-    return all(_node_nullable(op, av) for op, av in sequence)
-
-
-def _node_nullable(op, av) -> bool:
-    if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT, _sre.GROUPREF):
-        return True
-    if op in _REPEATS or op == _sre.POSSESSIVE_REPEAT:
-        return av[0] == 0 or _nullable(av[2])
-    if op == _sre.SUBPATTERN:
-        return _nullable(av[3])
-    if op == _sre.ATOMIC_GROUP:
-        return _nullable(av)
-    if op == _sre.BRANCH:
-        return any(_nullable(alt) for alt in av[1])
-    if op == _sre.GROUPREF_EXISTS:
-        return any(branch is None or _nullable(branch) for branch in av[1:])
-    return False
-
-
-def _first_atoms(sequence) -> list[tuple]:
-    """The single-character nodes a match of `sequence` can start with."""
-    atoms: list[tuple] = []
-    for op, av in sequence:
-        if op in (_sre.LITERAL, _sre.NOT_LITERAL, _sre.ANY, _sre.IN):
-            atoms.append((op, av))
-        elif op == _sre.GROUPREF:
-            atoms.append((_sre.ANY, None))  # could start with anything the group matched
-        else:
-            for child in _children(op, av):
-                if op not in (_sre.ASSERT, _sre.ASSERT_NOT):
-                    atoms.extend(_first_atoms(child))
-        if not _node_nullable(op, av):
-            break
-    return atoms
-
-
-_CATEGORY_TESTS: dict = {
-    _sre.CATEGORY_DIGIT: lambda ch: bool(re.match(r"\d", ch)),
-    _sre.CATEGORY_NOT_DIGIT: lambda ch: not re.match(r"\d", ch),
-    _sre.CATEGORY_SPACE: lambda ch: bool(re.match(r"\s", ch)),
-    _sre.CATEGORY_NOT_SPACE: lambda ch: not re.match(r"\s", ch),
-    _sre.CATEGORY_WORD: lambda ch: bool(re.match(r"\w", ch)),
-    _sre.CATEGORY_NOT_WORD: lambda ch: not re.match(r"\w", ch),
-}
-# Characters every overlap test tries, besides those the two atoms mention.
-_SAMPLE_CHARS = string.printable + "\u00a0\u2028éÉßıİ٣"
-
-
-def _atom_matches(op, av, ch: str) -> bool:
-    # Case-insensitive on purpose: rules match case-insensitively by default.
-    variants = {ch, ch.lower(), ch.upper()}
-    if op == _sre.ANY:
-        return True
-    if op == _sre.LITERAL:
-        return chr(av) in variants
-    if op == _sre.NOT_LITERAL:
-        return any(v != chr(av) for v in variants)
-    negate = bool(av) and av[0][0] == _sre.NEGATE
-    hit = any(_set_item_matches(item_op, item_av, v) for item_op, item_av in av for v in variants)
-    return hit != negate
-
-
-def _set_item_matches(op, av, ch: str) -> bool:
-    if op == _sre.LITERAL:
-        return ch == chr(av)
-    if op == _sre.RANGE:
-        return av[0] <= ord(ch) <= av[1]
-    if op == _sre.CATEGORY:
-        test = _CATEGORY_TESTS.get(av)
-        return True if test is None else test(ch)
-    return False  # NEGATE marker
-
-
-def _mentioned_chars(atoms) -> set[str]:
-    chars: set[str] = set()
-    for op, av in atoms:
-        if op in (_sre.LITERAL, _sre.NOT_LITERAL):
-            chars.add(chr(av))
-        elif op == _sre.IN:
-            for item_op, item_av in av:
-                if item_op == _sre.LITERAL:
-                    chars.add(chr(item_av))
-                elif item_op == _sre.RANGE:
-                    chars.update((chr(item_av[0]), chr(item_av[1])))
-    return chars | {c.lower() for c in chars} | {c.upper() for c in chars}
-
-
-def _atoms_overlap(left, right) -> bool:
-    candidates = set(_SAMPLE_CHARS) | _mentioned_chars(left) | _mentioned_chars(right)
-    for ch in candidates:
-        if len(ch) != 1:
-            continue
-        if any(_atom_matches(op, av, ch) for op, av in left) and any(
-            _atom_matches(op, av, ch) for op, av in right
-        ):
-            return True
-    return False
+def find_spans(compiled, text: Utf8Text) -> Iterator[tuple[int, int]]:
+    """(start, end) str offsets of every non-empty match of `compiled`, in order."""
+    to_char = text.offsets()
+    for match in compiled.finditer(text.data):
+        start, end = match.span()
+        if end > start:
+            yield to_char(start), to_char(end)
 
 
 # --------------------------------------------------------------------------- inflection
@@ -259,7 +256,9 @@ def _atoms_overlap(left, right) -> bool:
 _VOWELS = set("aeiou")
 _APOSTROPHES = "'\u2019"  # straight and typographic
 _SEPARATOR = "\x00"  # stands for "whitespace or a hyphen between words" inside forms
-_SEPARATOR_REGEX = r"(?:\s*-\s*|\s+)"
+# Whitespace as Python's \s has it (RE2's \s is ASCII only).
+_SPACE = r"[\s\v\x1c-\x1f\x{85}\p{Z}]"
+_SEPARATOR_REGEX = f"(?:{_SPACE}*-{_SPACE}*|{_SPACE}+)"
 _APOSTROPHE_MARK = "\x01"  # stands for either apostrophe inside forms
 _APOSTROPHE_REGEX = "['\u2019]"
 
@@ -336,34 +335,58 @@ def match_key(text: str) -> str:
 
 
 def _trie_regex(forms: Sequence[str]) -> str:
-    """Alternation of `forms` merged on common prefixes, longest match preferred."""
+    """Alternation of `forms` merged on common prefixes, longest match preferred.
+
+    Built and emitted with explicit stacks, not recursion: a 200-character keyword is a
+    trie 200 nodes deep. Each node's regex is its children's, in character order, each
+    after its character; a node where a form may end makes the rest optional (greedy: try
+    to extend first, then stop there)."""
     trie: dict = {}
     for form in forms:
         node = trie
         for char in form:
             node = node.setdefault(char, {})
         node[""] = {}  # end-of-form marker
-
-    def emit(node: dict) -> str:
+    emitted: dict[int, str] = {}  # id(node) -> its regex, once all its children are emitted
+    stack: list[tuple[dict, bool]] = [(trie, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not children_done:
+            stack.append((node, True))
+            stack.extend((child, False) for char, child in node.items() if char != "")
+            continue
         branches = [
-            _char_regex(char) + emit(child) for char, child in sorted(node.items()) if char != ""
+            _char_regex(char) + emitted.pop(id(child))
+            for char, child in sorted(node.items())
+            if char != ""
         ]
         if not branches:
-            return ""
+            emitted[id(node)] = ""
+            continue
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if "" in node:  # a form may end here: try to extend first (greedy), then stop
-            return ("(?:" + body + ")" if len(branches) == 1 else body) + "?"
-        return body
+        if "" in node:
+            body = ("(?:" + body + ")" if len(branches) == 1 else body) + "?"
+        emitted[id(node)] = body
+    return emitted[id(trie)]
 
-    return emit(trie)
 
-
+@functools.cache
 def _char_regex(char: str) -> str:
     if char == _SEPARATOR:
         return _SEPARATOR_REGEX
     if char == _APOSTROPHE_MARK:
         return _APOSTROPHE_REGEX
-    return regex.escape(char)
+    if "\ud800" <= char <= "\udfff":  # an unpaired surrogate (validation refuses them)
+        return _NOTHING  # is no character RE2 can read: such a form never matches
+    return re2.escape(char)
+
+
+_NOTHING = r"[^\x00-\x{10FFFF}]"
+
+
+# What counts as a word character next to a keyword: letters, marks, digits and connector
+# punctuation in any script (Python's \w, near enough; RE2's own \w is ASCII only).
+_WORD_CHARS = r"\pL\pM\pN\p{Pc}"
 
 
 @dataclass(frozen=True)
@@ -374,13 +397,18 @@ class KeywordHit:
 
 
 class KeywordMatcher:
-    """Finds every keyword of a list in a text with one compiled regex.
+    """Finds every keyword of a list in a text with one RE2 program, in one pass.
 
     `entries` is a list of (key, term): the key is handed back with each hit
     (e.g. (label, keyword index)). Terms are matched case-insensitively on word
     boundaries, with inflections (see `term_forms`); where forms overlap the
     longest one wins, as a tokenizer would. Several keys may share a surface
     form; every one of them is reported.
+
+    RE2 has no look-around, so the word boundaries are characters of the match:
+    `(?:^|[^W])(forms)(?:[^W]|$)`; the keyword is group 1, and the next search
+    starts where it ends, so the non-word character after one keyword can stand
+    before the next ("cat,cat").
     """
 
     def __init__(self, entries: Sequence[tuple[object, str]]) -> None:
@@ -392,22 +420,35 @@ class KeywordMatcher:
                 keys = self._keys_by_form.setdefault(match_key(form), [])
                 if key not in keys:
                     keys.append(key)
-        self._pattern = (
-            regex.compile(r"(?<!\w)(?:" + _trie_regex(sorted(forms)) + r")(?!\w)", regex.IGNORECASE)
-            if forms
-            else None
-        )
+        self._pattern = None
+        if forms:
+            pattern = f"(?:^|[^{_WORD_CHARS}])({_trie_regex(sorted(forms))})(?:[^{_WORD_CHARS}]|$)"
+            try:
+                self._pattern = re2.compile(
+                    pattern, re2_options(case_sensitive=False, max_mem=KEYWORDS_MAX_MEM)
+                )
+            except re2.error as exc:  # taxonomy validation caps keywords well below this
+                raise PatternError(
+                    f"the {len(forms):,} keyword forms are too many to match together "
+                    f"({_error_text(exc)}); use fewer or shorter keywords"
+                ) from None
 
     def finditer(self, text: str) -> Iterator[KeywordHit]:
         if self._pattern is None:
             return
-        for match in self._pattern.finditer(text):
-            keys = self._keys_by_form.get(match_key(match.group()))
-            if keys and match.end() > match.start():
-                yield KeywordHit(match.start(), match.end(), tuple(keys))
+        encoded = Utf8Text(text)
+        to_char = encoded.offsets()
+        search, data, position = self._pattern.search, encoded.data, 0
+        while (match := search(data, position)) is not None:
+            start, end = match.span(1)
+            position = end  # > the previous position: every form is at least one character
+            start_char, end_char = to_char(start), to_char(end)
+            keys = self._keys_by_form.get(match_key(text[start_char:end_char]))
+            if keys:
+                yield KeywordHit(start_char, end_char, tuple(keys))
 
 
-# Shared by techniques that need a token count (length normalisation).
+# Shared by techniques that need a token count (length normalisation); a fixed pattern.
 _TOKEN = regex.compile(r"\w+")
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+import random
+import string
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.taxonomy import Keyword, Label, Taxonomy
+from core.taxonomy import MAX_KEYWORD_LENGTH, Keyword, Label, Taxonomy, validate
 from core.techniques import create_technique
 from core.techniques.lexicon import keyword_matcher
-from core.textmatch import KeywordMatcher
+from core.textmatch import ENGINE, KeywordMatcher
 
 BILLING = Label("Billing", keywords=(Keyword("refund"), Keyword("chargeback"), Keyword("charge")))
 SHIPPING = Label("Shipping", keywords=(Keyword("shipping delay"), Keyword("ship")))
@@ -224,3 +229,78 @@ def test_unvalidated_bad_weights_never_break_the_score_range():
         )
     )
     assert predict(["refund parcel"], taxonomy)[0].abstained
+
+
+# --------------------------------------------------------------------------- bounded matching
+
+
+def _without_recursion(build, headroom: int = 40):
+    """Run `build()` with the stack limited to `headroom` frames above this one: a matcher
+    built recursively (one frame per character of a keyword) raises RecursionError."""
+    depth = len(inspect.stack(context=0))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + headroom)
+    try:
+        return build()
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_a_keyword_thousands_of_characters_long_builds_and_matches_without_recursion():
+    """One keyword of 500+ characters used to raise RecursionError on every lexicon run;
+    validation now refuses keywords over 200 characters, and the matcher itself no longer
+    recurses, whatever it is given."""
+    long_phrase = " ".join(["refund"] * 400)  # 2,799 characters
+    matcher = _without_recursion(lambda: KeywordMatcher([("long", long_phrase), ("s", "cat")]))
+    text = f"cat: {long_phrase}s and a cat"
+    hits = [(h.keys, text[h.start : h.end]) for h in matcher.finditer(text)]
+    assert hits == [(("s",), "cat"), (("long",), long_phrase + "s"), (("s",), "cat")]
+
+
+def test_a_long_keyword_list_runs_and_finds_every_keyword():
+    """5,000 keywords (the validated maximum), one of them 200 characters long: one pass."""
+    rng = random.Random(5)
+    terms = sorted(
+        {"".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 30))) for _ in range(4_999)}
+    )
+    longest = "q" * MAX_KEYWORD_LENGTH
+    labels = tuple(
+        Label(f"L{n}", keywords=tuple(Keyword(term) for term in terms[n::10])) for n in range(10)
+    ) + (Label("Long", keywords=(Keyword(longest),)),)
+    taxonomy = Taxonomy(labels)
+    validate(taxonomy)
+    picked = rng.sample(terms, 50)
+    text = " and ".join([*picked, longest])
+    result = _without_recursion(lambda: predict([text], taxonomy)[0])
+    assert sorted(span.detail for span in result.evidence) == sorted([*picked, longest])
+
+
+def test_the_engine_is_part_of_the_config_hash(monkeypatch):
+    technique = create_technique("lexicon")
+    assert technique.config()["engine"] == ENGINE
+    before = technique.config_hash(TAXONOMY)
+    monkeypatch.setattr("core.techniques.lexicon.ENGINE", "re2 9.9, matching 9")
+    assert technique.config_hash(TAXONOMY) != before
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("écat", []),  # a letter of another script is part of the word, as in Python's \w
+        ("cat́", []),  # so is a combining mark
+        ("cat٣", []),  # and a digit of another script
+        ("«cat»", ["cat"]),
+        ("cat—cat", ["cat", "cat"]),
+        ("cat,cat", ["cat", "cat"]),
+        ("cat\u00a0cat", ["cat", "cat"]),
+        ("😀cat😀", ["cat"]),
+    ],
+)
+def test_word_boundaries_are_unicode_aware(text, found):
+    hits = KeywordMatcher([("k", "cat")]).finditer(text)
+    assert [text[hit.start : hit.end] for hit in hits] == found
+
+
+def test_offsets_are_characters_after_non_ascii_text():
+    text = "Ünïcödé 😀 \ud800 then a refund; Straße 🚚 shipping\u00a0delay"
+    assert matched_terms(text) == [("refund", "refund"), ("shipping\u00a0delay", "shipping delay")]

@@ -6,8 +6,9 @@ written, or change, after the upload; the same match is reported when a file is 
 (Upload page, `python -m core ingest`) so that "sport" vs "Sport" is seen there too.
 
 A gold value matches the label with the same name; else the one label whose name is equal
-once both are NFC-normalised, trimmed, inner runs of spaces made one and casefolded
-(`label_key`). Values that match no label are kept as given and left out of evaluation.
+once both are normalised as taxonomy validation compares names (`core.taxonomy.label_key`:
+NFKC, casefolded, invisible format characters dropped, spaces trimmed and made one).
+Values that match no label are kept as given and left out of evaluation.
 
     match = match_gold_labels([("sport",), ("Sport", "footy")], ["Sport", "News"])
     match.labels_for(("sport",))  # ["Sport"]
@@ -17,17 +18,13 @@ once both are NFC-normalised, trimmed, inner runs of spaces made one and casefol
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from core.taxonomy import label_key  # one comparison of label names, shared with validation
+
 MAX_LISTED = 10  # values named in one sentence; the rest are counted
-
-
-def label_key(name: str) -> str:
-    """What two names must share to match: 'Sport ', ' sport' and 'SPORT' -> 'sport'."""
-    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
 def _shown(value: str) -> str:

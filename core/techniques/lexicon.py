@@ -6,8 +6,12 @@ inflections of the (last) word: plural/3rd person (-s, -es, -ies), -ing and
 and possessive 's. Words of a phrase may be separated by any whitespace or a
 hyphen ("shipping delay" matches "Shipping\\n delays" and "shipping-delay").
 Write keywords in their base form: inflections are generated forwards only.
-All keywords of a taxonomy form one compiled regex (`core.textmatch`), cached
-per taxonomy; where keywords overlap the longest match wins.
+All keywords of a taxonomy form one RE2 program (`core.textmatch`), cached per
+taxonomy, that finds them all in one pass: time linear in the text whatever the
+number or length of keywords, and no recursion anywhere (a 200-character keyword
+is fine; taxonomy validation refuses longer ones). Where keywords overlap the
+longest match wins. A word boundary is any character that is not a letter,
+mark, digit or connector in any script.
 
 Scoring, per text with `n` word tokens:
 
@@ -32,12 +36,13 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
 from core.taxonomy import Keyword, Label, Taxonomy
 from core.techniques import register
 from core.techniques.base import Span, Technique, TextResult
 from core.techniques.options import TechniqueOptions, option
-from core.textmatch import KeywordHit, KeywordMatcher, count_tokens, match_key
+from core.textmatch import ENGINE, KeywordHit, KeywordMatcher, count_tokens, match_key
 
 LENGTH_UNIT = 50  # tokens; texts up to about this long are not length-penalised
 
@@ -61,6 +66,11 @@ class Lexicon(Technique):
         )
 
     options: Options
+
+    def config(self) -> dict[str, Any]:
+        """The options plus the matching engine: predictions cached with another engine (the
+        `regex` module) are not reused."""
+        return {**super().config(), "engine": ENGINE}
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
         matcher = keyword_matcher(tuple(label.keywords for label in taxonomy.labels))
@@ -121,7 +131,7 @@ def label_evidence(
     return {name: value / length_divisor for name, value in evidence.items()}
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)  # each up to KEYWORDS_MAX_MEM at most
 def keyword_matcher(keywords_by_label: tuple[tuple[Keyword, ...], ...]) -> KeywordMatcher:
     """One matcher for every keyword of a taxonomy (keywords listed per label, in label
     order: the cache key); hit keys are (label position, keyword index)."""

@@ -1,11 +1,14 @@
 """rules: regular-expression patterns per label; abstains when nothing matches.
 
-Matching uses the `regex` module, case-insensitively unless `case_sensitive`.
-Patterns are compiled once per taxonomy (cached on the patterns themselves).
-Every search of one pattern over one text runs under `timeout` seconds; a
-search that times out counts as no match for that pattern on that text and is
-logged, so one pathological pattern cannot hang a batch. Zero-length matches
-(e.g. of `\\b`) are not evidence and are ignored.
+Matching uses Google RE2 (`core.textmatch`), case-insensitively unless
+`case_sensitive`: time linear in the text for any pattern, so no pattern can
+hang a batch and no wall-clock timeout decides a result; the same texts give
+the same matches on an idle or a loaded machine. Each pattern reads at most
+the first `MAX_SCANNED_CHARS` characters of a text. Patterns are compiled once
+per taxonomy (cached on the patterns themselves). Zero-length matches (e.g. of
+`\\b`) are not evidence and are ignored. RE2 syntax: no look-around or
+backreferences, and `\\b`, `\\w`, `\\d` are ASCII-only (`\\pL` is any letter);
+taxonomy validation refuses what RE2 cannot run, saying what to write instead.
 
 Scoring, per text:
 
@@ -26,24 +29,27 @@ Evidence: one Span(kind="rule", label, detail=pattern) per match, at most
 
 from __future__ import annotations
 
-import logging
 from functools import lru_cache
-from typing import NamedTuple
-
-import regex
+from typing import Any, NamedTuple
 
 from core.taxonomy import Taxonomy, TaxonomyError
 from core.techniques import register
 from core.techniques.base import Span, Technique, TextResult, normalise_single_label
 from core.techniques.options import TechniqueOptions, option
-
-log = logging.getLogger(__name__)
+from core.textmatch import (
+    ENGINE,
+    MAX_SCANNED_CHARS,
+    PatternError,
+    Utf8Text,
+    compile_pattern,
+    find_spans,
+)
 
 
 class CompiledPattern(NamedTuple):
     label: str
     pattern: str  # as written in the taxonomy (the evidence detail)
-    compiled: regex.Pattern
+    compiled: Any  # an RE2 program (google-re2 ships no type information)
 
 
 @register
@@ -54,12 +60,6 @@ class Rules(Technique):
     class Options(TechniqueOptions):
         case_sensitive: bool = option(
             False, "match patterns case-sensitively (default: case-insensitively)"
-        )
-        timeout: float = option(
-            0.25,
-            "seconds one pattern may search one text; a search that runs longer counts as "
-            "no match (and is logged)",
-            gt=0,
         )
         hit_strength: float = option(
             0.7,
@@ -76,50 +76,36 @@ class Rules(Technique):
 
     options: Options
 
+    def config(self) -> dict[str, Any]:
+        """The options, plus the engine and how much of a text it reads: predictions cached
+        with another engine (the `regex` module with its timeout) are not reused."""
+        return {**super().config(), "engine": ENGINE, "max_scanned_chars": MAX_SCANNED_CHARS}
+
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
         patterns = compile_patterns(_pattern_spec(taxonomy), self.options.case_sensitive)
-        return [
-            self._predict_one(index, text, taxonomy, patterns) for index, text in enumerate(texts)
-        ]
+        return [self._predict_one(text, taxonomy, patterns) for text in texts]
 
     def _predict_one(
-        self, index: int, text: str, taxonomy: Taxonomy, patterns: tuple[CompiledPattern, ...]
+        self, text: str, taxonomy: Taxonomy, patterns: tuple[CompiledPattern, ...]
     ) -> TextResult:
         evidence: list[Span] = []
         counts: dict[str, list[int]] = {}  # label -> match count of each pattern that hit
+        encoded = Utf8Text(text[:MAX_SCANNED_CHARS])  # encoded once, read by every pattern
+        limit = self.options.max_spans_per_pattern
         for item in patterns:
-            spans = self._search(item, text, index)
-            if not spans:
-                continue
-            counts.setdefault(item.label, []).append(len(spans))
-            evidence.extend(spans[: self.options.max_spans_per_pattern])
+            matches = 0
+            for start, end in find_spans(item.compiled, encoded):
+                matches += 1
+                if matches <= limit:
+                    evidence.append(Span(start, end, "rule", item.label, item.pattern))
+            if matches:
+                counts.setdefault(item.label, []).append(matches)
         if not counts:
             return TextResult(scores=None)
         raw = {name: self._label_score(counts.get(name, [])) for name in taxonomy.names}
         scores = raw if self.multi_label else normalise_single_label(raw)
         evidence.sort(key=lambda span: (span.start, span.end))
         return TextResult(scores=scores, evidence=evidence)
-
-    def _search(self, item: CompiledPattern, text: str, index: int) -> list[Span]:
-        try:
-            return [
-                Span(match.start(), match.end(), "rule", item.label, item.pattern)
-                for match in item.compiled.finditer(
-                    text, timeout=self.options.timeout, concurrent=True
-                )
-                if match.end() > match.start()
-            ]
-        except TimeoutError:
-            log.warning(
-                "rules: pattern %r of label %r timed out after %ss on text %d (%d characters); "
-                "counted as no match. Simplify the pattern (avoid nested or adjacent repeats).",
-                item.pattern,
-                item.label,
-                self.options.timeout,
-                index,
-                len(text),
-            )
-            return []
 
     def _label_score(self, pattern_counts: list[int]) -> float:
         p = self.options.hit_strength
@@ -139,15 +125,14 @@ def _pattern_spec(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...]
 def compile_patterns(
     spec: tuple[tuple[str, tuple[str, ...]], ...], case_sensitive: bool
 ) -> tuple[CompiledPattern, ...]:
-    flags = 0 if case_sensitive else regex.IGNORECASE
     compiled = []
     for label, patterns in spec:
         for pattern in dict.fromkeys(patterns):  # a pattern listed twice counts once
             try:
-                compiled.append(CompiledPattern(label, pattern, regex.compile(pattern, flags)))
-            except regex.error as exc:
+                program = compile_pattern(pattern, case_sensitive=case_sensitive)
+            except PatternError as exc:
                 raise TaxonomyError(
-                    f"label {label!r}: pattern {pattern!r} is not a valid regular expression "
-                    f"({exc}); fix it in the taxonomy"
+                    f"label {label!r}: pattern {pattern!r} {exc}; fix it in the taxonomy"
                 ) from None
+            compiled.append(CompiledPattern(label, pattern, program))
     return tuple(compiled)
