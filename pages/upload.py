@@ -67,7 +67,7 @@ if uploaded:
 last_project, outcomes = st.session_state.get(upload_ui.RESULTS, (None, []))
 if outcomes and last_project == project.id:
     added = sum(outcome.n_added for outcome in outcomes)
-    rejected = [outcome for outcome in outcomes if outcome.status == "rejected"]
+    rejected = [outcome for outcome in outcomes if outcome.status in ("rejected", "not_stored")]
     unconfirmed = [outcome for outcome in outcomes if outcome.status == "unconfirmed"]
     if rejected or unconfirmed:
         problems = []

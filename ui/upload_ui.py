@@ -5,7 +5,10 @@ core.ingest.ingest_bytes and then one store.add_documents call (one
 transaction), so a file is imported whole or not at all, and one bad file does
 not stop the others. A file whose ingest came back with warnings (its text column does
 not look like text) is not stored until the person confirms it ("Import anyway",
-`render_confirmations`). The page draws the pickers and the per-file result table.
+`render_confirmations`). When the database cannot be written (disk full, read-only:
+core.store.failures) that file is "Not stored", its transaction rolled back whole, and the
+files after it are not tried (they would fail the same way); each row says what to do.
+The page draws the pickers and the per-file result table.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from core.ingest import (
 from core.ingest.formats import TABULAR_FORMATS
 from core.ingest.options import GUESSED_TEXT_COLUMNS
 from core.store import StoreError
+from core.store.failures import StorageFailure, storage_failure
 from ui.markdown import md
 
 RESULTS = "_upload_results"  # (project id, [FileOutcome]) of the last import, shown until the next
@@ -44,6 +48,7 @@ STATUS_TEXT = {
     "duplicate": "Already present",
     "rejected": "Rejected",
     "unconfirmed": "Needs confirmation",
+    "not_stored": "Not stored",
 }
 
 
@@ -51,7 +56,8 @@ STATUS_TEXT = {
 class FileOutcome:
     filename: str
     # "imported" (some new) | "duplicate" (nothing new) | "rejected" (nothing stored) |
-    # "unconfirmed" (nothing stored yet: `warnings` wait for the person's confirmation)
+    # "unconfirmed" (nothing stored yet: `warnings` wait for the person's confirmation) |
+    # "not_stored" (the database could not be written: nothing stored, import it again)
     status: str
     n_documents: int  # distinct documents in the file (0 when rejected)
     n_added: int  # new to the project
@@ -68,10 +74,27 @@ def import_files(
     *,
     by: str = "",
 ) -> list[FileOutcome]:
-    """(filename, bytes, options) per file -> one outcome per file, in order."""
-    return [
-        import_file(store, project_id, name, data, options, by=by) for name, data, options in files
-    ]
+    """(filename, bytes, options) per file -> one outcome per file, in order. After a file
+    is not stored for a storage failure, the rest are not tried and say so."""
+    outcomes: list[FileOutcome] = []
+    for position, (name, data, options) in enumerate(files):
+        outcome = import_file(store, project_id, name, data, options, by=by)
+        outcomes.append(outcome)
+        if outcome.status == "not_stored":
+            for later, _, _ in files[position + 1 :]:
+                outcomes.append(
+                    FileOutcome(
+                        later,
+                        "not_stored",
+                        0,
+                        0,
+                        0,
+                        f"not tried: the import stopped at {name} (see there); import this "
+                        "file again once that is fixed",
+                    )
+                )
+            break
+    return outcomes
 
 
 def import_file(
@@ -107,8 +130,13 @@ def import_file(
             sha256=parsed.sha256,
             by=by,
         )
-    except (IngestError, StoreError) as error:
-        return FileOutcome(name, "rejected", 0, 0, 0, str(error))
+    except Exception as error:
+        failure = storage_failure(error)  # first: DatabaseReadOnly is also a StoreError
+        if failure is not None:
+            return _not_stored(name, failure)
+        if isinstance(error, IngestError | StoreError):
+            return FileOutcome(name, "rejected", 0, 0, 0, str(error))
+        raise
     parts = [f"{summary.n_added:,} new"]
     if summary.n_duplicates:
         parts.append(f"{summary.n_duplicates:,} already present")
@@ -128,6 +156,18 @@ def import_file(
         n_already_present=summary.n_duplicates,
         message=message,
         gold_notes=tuple(gold_notes),
+    )
+
+
+def _not_stored(name: str, failure: StorageFailure) -> FileOutcome:
+    return FileOutcome(
+        name,
+        "not_stored",
+        0,
+        0,
+        0,
+        f"{name}: not stored: {failure.reason} ({failure.detail}). Nothing from this file was "
+        f"stored; {failure.fix}, then import it again.",
     )
 
 

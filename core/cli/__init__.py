@@ -8,15 +8,26 @@ parser.py    the argparse tree; `classify --help` lists every technique's typed 
 
 Nothing in core imports this package: it sits on top, like the app's pages.
 
-Exit codes: 0 success, 1 some input was rejected (the rest was processed),
-2 usage or configuration error.
+Exit codes (common.py, also in --help): 0 success, 1 some input was rejected (the rest
+was processed), 2 usage or configuration error, 3 storage error (disk full, read-only
+database: nothing half-written, the message says what was done), 70 internal error (a bug;
+the traceback is printed).
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
-from core.cli.common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, CliError
+from core.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    CliError,
+    StorageStop,
+)
 from core.cli.parser import build_parser
 
 # Errors that are the user's to fix: printed without a traceback, exit 2. Named by module so
@@ -48,11 +59,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except Exception as exc:
-        if not is_user_error(exc):
-            raise
+    except StorageStop as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_STORAGE
+    except Exception as exc:
+        from core.store.failures import storage_failure
+
+        failure = storage_failure(exc)  # before user errors: DatabaseReadOnly is a StoreError
+        if failure is not None:
+            print(f"error: cannot use the database: {failure.message()}", file=sys.stderr)
+            return EXIT_STORAGE
+        if is_user_error(exc):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        traceback.print_exc()
+        print(
+            f"internal error: {type(exc).__name__} (a bug in Sift, not in your input); "
+            "please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
-__all__ = ["EXIT_OK", "EXIT_PARTIAL", "EXIT_USAGE", "CliError", "build_parser", "main"]
+__all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "EXIT_STORAGE",
+    "EXIT_USAGE",
+    "CliError",
+    "build_parser",
+    "main",
+]

@@ -11,6 +11,7 @@ from core.cli.common import (
     EXIT_OK,
     EXIT_PARTIAL,
     CliError,
+    StorageStop,
     find_project,
     import_taxonomy,
     ingest_options,
@@ -80,10 +81,14 @@ def _extensions(supported) -> set[str]:
 def cmd_ingest(args) -> int:
     """Each file whole or not at all. A file whose text column does not look like text is
     rejected unless --text-column named it (that is the confirmation); gold labels are
-    reported as they match the taxonomy's labels (ignoring case), and stored as given."""
+    reported as they match the taxonomy's labels (ignoring case), and stored as given.
+    A file that cannot be read is rejected (exit 1) and the others carry on; when the
+    database cannot be written (disk full, read-only) the import stops there with a
+    StorageStop naming the files imported before and those not stored (exit 3)."""
     import shlex
 
     from core.ingest import IngestError, ingest_path, match_gold_labels
+    from core.store.failures import storage_failure
 
     store = open_store(args)
     project = find_project(store, args.project, create=args.create)
@@ -92,12 +97,19 @@ def cmd_ingest(args) -> int:
     options = ingest_options(args)
     label_names = store.load_taxonomy(project.id).names
     bad = 0
-    for path in _expand_paths(args.paths):
+    paths = _expand_paths(args.paths)
+    imported: list[Path] = []
+    for position, path in enumerate(paths):
         try:
             parsed = ingest_path(path, options)
         except IngestError as exc:
             bad += 1
             print(f"REJECTED {exc}", file=sys.stderr)
+            continue
+        except OSError as exc:  # the input file, not the database: unreadable, vanished, ...
+            bad += 1
+            reason = exc.strerror or str(exc)
+            print(f"REJECTED {printable(path)}: cannot be read ({reason})", file=sys.stderr)
             continue
         if parsed.warnings and args.text_column is None:
             bad += 1
@@ -113,15 +125,24 @@ def cmd_ingest(args) -> int:
             print(f"warning: {warning} (confirmed by --text-column)", file=sys.stderr)
         gold = [doc.gold_labels for doc in parsed.documents if doc.gold_labels]
         gold_notes = match_gold_labels(gold, label_names).notes() if gold else []
-        summary = store.add_documents(
-            project.id,
-            parsed.documents,
-            filename=parsed.filename,
-            format=parsed.format,
-            encoding=parsed.encoding,
-            sha256=parsed.sha256,
-            by=args.by,
-        )
+        try:
+            summary = store.add_documents(
+                project.id,
+                parsed.documents,
+                filename=parsed.filename,
+                format=parsed.format,
+                encoding=parsed.encoding,
+                sha256=parsed.sha256,
+                by=args.by,
+            )
+        except Exception as exc:
+            failure = storage_failure(exc)
+            if failure is None:
+                raise
+            raise StorageStop(
+                _storage_stop_message(failure, path, imported, paths[position + 1 :])
+            ) from exc
+        imported.append(path)
         print(
             f"imported {printable(path)}: {summary.n_added} new, "
             f"{summary.n_duplicates + parsed.duplicates_in_file} duplicate"
@@ -132,6 +153,20 @@ def cmd_ingest(args) -> int:
     if bad:
         print(f"{bad} file(s) rejected; fix them and run ingest again", file=sys.stderr)
     return EXIT_PARTIAL if bad else EXIT_OK
+
+
+def _storage_stop_message(failure, path: Path, imported: list[Path], rest: list[Path]) -> str:
+    """'cannot store a.csv: the disk ... is full (...); nothing from it was stored. Imported
+    before it: x.csv. Not tried: b.csv. <fix>, then import a.csv, b.csv again.'"""
+
+    def names(paths: list[Path]) -> str:
+        return ", ".join(printable(p) for p in paths) or "none"
+
+    return (
+        f"cannot store {printable(path)}: {failure.reason} ({failure.detail}); nothing from "
+        f"it was stored. Imported before it: {names(imported)}. Not tried: {names(rest)}. "
+        f"To finish: {failure.fix}, then import {names([path, *rest])} again."
+    )
 
 
 def cmd_classify(args) -> int:

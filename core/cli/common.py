@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import argparse
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+# The exit codes, documented in `python -m core --help`, the README and docs/security.md:
+EXIT_OK = 0  # everything asked for was done
+EXIT_PARTIAL = 1  # some input was rejected (named on stderr); the rest was processed
+EXIT_USAGE = 2  # usage or configuration error: bad flags, unknown project, bad taxonomy...
+EXIT_STORAGE = 3  # the database could not be written: disk full, read-only, I/O error
+EXIT_INTERNAL = 70  # a bug (EX_SOFTWARE): the traceback is printed; please report it
+EXIT_CODES_HELP = (
+    "exit codes: 0 success; 1 some input was rejected (each named), the rest processed; "
+    "2 usage or configuration error; 3 storage error (disk full, database read-only or "
+    "unreadable), nothing half-written; 70 internal error (a bug; the traceback is printed)"
+)
 
 
 class CliError(Exception):
     """A usage/configuration problem, printed without a traceback (exit 2)."""
+
+
+class StorageStop(Exception):
+    """A command stopped because the database could not be written (exit 3); the message says
+    what was done before and what to do."""
 
 
 def printable(text: object) -> str:
@@ -71,10 +86,14 @@ def ingest_options(args: argparse.Namespace):
 
 
 __all__ = [
+    "EXIT_CODES_HELP",
+    "EXIT_INTERNAL",
     "EXIT_OK",
     "EXIT_PARTIAL",
+    "EXIT_STORAGE",
     "EXIT_USAGE",
     "CliError",
+    "StorageStop",
     "add_ingest_arguments",
     "find_project",
     "import_taxonomy",

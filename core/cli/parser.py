@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from core.cli import commands
-from core.cli.common import add_ingest_arguments
+from core.cli.common import EXIT_CODES_HELP, add_ingest_arguments
 from core.models.catalog import DEVICES, PRECISIONS
 
 
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core",
         description="Sift: classify business text with an ensemble of techniques, headless.",
+        epilog=EXIT_CODES_HELP,
     )
     parser.add_argument(
         "--db", help="SQLite file (default: $SIFT_DB, else ~/.local/share/sift/sift.db)"
@@ -94,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="import files or folders into a project",
         description="Import files (txt, md, csv, tsv, jsonl, json, eml, docx, pdf) or folders. "
         "Good files are imported whole; each bad file is named with its reason and the exit "
-        "code is 1.",
+        "code is 1. Every file is read within fixed limits (50 MB, 200,000 documents, 1,000 "
+        "columns, JSON depth 64 and 5,000,000 values, 100,000 characters per text), refused "
+        "at the first item over one. When the database cannot be written (disk full, "
+        "read-only) the import stops, names what was imported before, and the exit code is 3.",
+        epilog=EXIT_CODES_HELP,
     )
     p.add_argument("project")
     p.add_argument("paths", nargs="+")

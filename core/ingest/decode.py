@@ -180,7 +180,8 @@ def _check_text(text: str, source: str) -> None:
         raise IngestError(
             source, f"contains NUL characters (first at character {nul:,}); it is not plain text"
         )
-    controls = sum(1 for _ in _CONTROL_CHARACTER.finditer(text))
+    # Counted at C speed (sub, not a Python loop over matches: 40 MB of them took 20 s).
+    controls = len(text) - len(_CONTROL_CHARACTER.sub("", text))
     if controls > MAX_CONTROL_RATIO * len(text):
         raise IngestError(
             source,

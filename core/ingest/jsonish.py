@@ -1,8 +1,10 @@
 """.jsonl (one JSON value per line) and .json (a list, or {"documents": [...]}).
 
 Each item is an object (text taken from the chosen field) or a string (the text
-itself). Guards: integers over Python's digit limit and nesting deeper than
-max_json_depth become IngestErrors instead of ValueError / RecursionError.
+itself). Guards: jsonscan checks the item count, value count and depth while streaming,
+before json.loads builds anything; integers over Python's digit limit, NaN/Infinity and
+nesting deeper than max_json_depth become IngestErrors instead of ValueError /
+RecursionError; the objects' distinct fields are capped at max_columns.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import sys
 from core.ingest.columns import choose_columns, external_id, label_tuple
 from core.ingest.decode import decode_text
 from core.ingest.errors import IngestError
-from core.ingest.limits import IngestLimits, check_field_size
+from core.ingest.jsonscan import needs_scan, scan_json, too_deep
+from core.ingest.limits import (
+    IngestLimits,
+    check_field_size,
+    too_many_columns,
+    too_many_documents,
+)
 from core.ingest.options import IngestOptions
 from core.ingest.parsed import Extracted, Record, context_columns
 
@@ -41,10 +49,19 @@ def _parse_int(digits: str) -> int:
         raise _HugeInteger(len(digits.lstrip("-"))) from None
 
 
+class _NotANumber(Exception):
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _parse_constant(name: str):
+    raise _NotANumber(name)
+
+
 def parse_json_text(text: str, source: str, limits: IngestLimits, line: int | None = None):
     """json.loads with clear errors; `line` is the file line a JSONL value came from."""
     try:
-        value = json.loads(text, parse_int=_parse_int)
+        value = json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as e:
         where = f"line {line if line else e.lineno}, column {e.colno}"
         reason = f"is not valid JSON ({e.msg}); fix the syntax there"
@@ -57,10 +74,16 @@ def parse_json_text(text: str, source: str, limits: IngestLimits, line: int | No
             f"{sys.get_int_max_str_digits():,} allowed; write it as a string (in quotes)",
             location,
         ) from None
+    except _NotANumber as e:
+        raise IngestError(
+            source,
+            f"holds {e.name}, which is not a JSON number; write null or a string instead",
+            f"line {line}" if line else None,
+        ) from None
     except RecursionError:
-        raise _too_deep(source, limits, line) from None
+        raise too_deep(source, limits, line) from None
     if _depth_exceeds(value, limits.max_json_depth):
-        raise _too_deep(source, limits, line)
+        raise too_deep(source, limits, line)
     return value
 
 
@@ -83,29 +106,50 @@ def preview_json(
         else _json_items(data, source, options.limits)
     )
     objects = [_as_object(value, location, source) for location, value in items[:rows]]
-    return _columns_of(objects), objects
+    return _columns_of(objects, source, options.limits), objects
 
 
 def _jsonl_items(
     data: bytes, source: str, limits: IngestLimits, max_items: int | None = None
 ) -> tuple[list[tuple[str, object]], str]:
-    """-> ([(location, value)], encoding); blank lines are skipped."""
+    """-> ([(location, value)], encoding); blank lines are skipped. Lines are counted, and
+    the whole file scanned (jsonscan), before any is parsed."""
     text, encoding = decode_text(data, source)
-    items = []
     # Only \n ends a line: JSON strings may hold raw U+2028 etc., which splitlines() splits on.
-    for number, line in enumerate(text.split("\n"), 1):
+    lines = text.split("\n")
+    if max_items is None:
+        _check_line_count(lines, source, limits)
+        if needs_scan(text, limits):
+            scan_json(text, source, limits, lines=True)
+    items = []
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        if max_items is not None and needs_scan(line, limits):  # a preview: just its lines
+            scan_json(line, source, limits, lines=True)
         items.append((f"line {number}", parse_json_text(line, source, limits, line=number)))
         if max_items is not None and len(items) >= max_items:
             break
     return items, encoding
 
 
+def _check_line_count(lines: list[str], source: str, limits: IngestLimits) -> None:
+    if len(lines) <= limits.max_documents:
+        return
+    count = 0
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            count += 1
+            if count > limits.max_documents:
+                raise too_many_documents(source, limits, f"line {number}", unit="lines")
+
+
 def _json_items(
     data: bytes, source: str, limits: IngestLimits
 ) -> tuple[list[tuple[str, object]], str]:
     text, encoding = decode_text(data, source)
+    if needs_scan(text, limits):
+        scan_json(text, source, limits)
     value = parse_json_text(text, source, limits)
     if isinstance(value, dict) and isinstance(value.get("documents"), list):
         value = value["documents"]
@@ -122,13 +166,8 @@ def _records_from_items(
     items: list[tuple[str, object]], source: str, options: IngestOptions, encoding: str
 ) -> Extracted:
     limits = options.limits
-    if len(items) > limits.max_documents:
-        raise IngestError(
-            source,
-            f"holds {len(items):,} documents, over the {limits.max_documents:,} limit; "
-            "split it into several files",
-            items[limits.max_documents][0],
-        )
+    if len(items) > limits.max_documents:  # the scan counted them already; kept as the rule
+        raise too_many_documents(source, limits, items[limits.max_documents][0])
     for location, value in items:
         if not isinstance(value, dict | str):
             raise IngestError(
@@ -137,13 +176,14 @@ def _records_from_items(
                 location,
             )
     objects = [value for _, value in items if isinstance(value, dict)]
-    columns = _columns_of(objects)
+    columns = _columns_of(objects, source, limits)
     notes: list[str] = []
     text_col = id_col = label_col = None
     if objects:
         text_col, id_col, label_col, notes = choose_columns(
             columns, objects, options, source, is_text=lambda v: isinstance(v, str)
         )
+    used = {text_col, id_col, label_col}
     records = []
     for location, value in items:
         if isinstance(value, str):
@@ -158,7 +198,9 @@ def _records_from_items(
                 location=location,
                 external_id=_id_field(value, id_col, source, location, limits),
                 gold_labels=_label_field(value, label_col, source, location, options),
-                meta=context_columns(value, {text_col, id_col, label_col}),
+                meta=context_columns(
+                    (key, field) for key, field in value.items() if key not in used
+                ),
             )
         )
     return Extracted(records, encoding, columns, notes, text_column=text_col)
@@ -222,9 +264,20 @@ def _as_object(value: object, location: str, source: str) -> dict:
     )
 
 
-def _columns_of(objects: list[dict]) -> list[str]:
-    """Union of keys in order of first appearance."""
-    return list(dict.fromkeys(key for obj in objects for key in obj))
+def _columns_of(objects: list[dict], source: str, limits: IngestLimits) -> list[str]:
+    """Union of keys in order of first appearance; at most max_columns of them."""
+    columns: dict[str, None] = {}
+    for number, obj in enumerate(objects, 1):
+        columns.update(dict.fromkeys(obj))
+        if len(columns) > limits.max_columns:
+            raise too_many_columns(
+                source,
+                limits,
+                f"objects with more than {limits.max_columns:,} different fields "
+                f"(counted up to object {number:,})",
+                None,
+            )
+    return list(columns)
 
 
 def _depth_exceeds(value: object, limit: int) -> bool:
@@ -239,14 +292,6 @@ def _depth_exceeds(value: object, limit: int) -> bool:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
-
-
-def _too_deep(source: str, limits: IngestLimits, line: int | None) -> IngestError:
-    return IngestError(
-        source,
-        f"nests lists/objects deeper than {limits.max_json_depth} levels; flatten the data",
-        f"line {line}" if line else None,
-    )
 
 
 def _huge_integer_line(text: str) -> str | None:

@@ -1,4 +1,11 @@
-"""IngestLimits: the size and shape limits that keep one bad upload from hurting the app."""
+"""IngestLimits: the size and shape limits that keep one bad upload from hurting the app.
+
+Each limit is checked while the file is read, at the first item over it, so that a refused
+file costs no more than the part of it read so far (docs/security.md, "Ingest budget"):
+documents are counted as rows/lines/items/paragraphs stream by, a table's columns on its
+header row, a JSON file's values and nesting depth by a streaming scan before anything is
+built.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,9 @@ from core.ingest.errors import IngestError
 class IngestLimits:
     max_file_bytes: int = 50 * 1024 * 1024
     max_field_chars: int = 100_000  # one document's text / one CSV cell
-    max_documents: int = 200_000  # per file
+    max_documents: int = 200_000  # per file: rows, lines, items or paragraphs
+    max_columns: int = 1_000  # a table's header / the distinct fields of a JSON file's objects
+    max_json_values: int = 5_000_000  # every value in a .json/.jsonl file, nested ones included
     max_uncompressed_bytes: int = 200 * 1024 * 1024  # docx: sum of declared member sizes
     max_compression_ratio: float = 100.0  # docx: per member, uncompressed / compressed
     max_json_depth: int = 64
@@ -53,3 +62,25 @@ def check_field_size(
             "limit; shorten it or split it into several documents",
             location,
         )
+
+
+def too_many_documents(
+    source: str, limits: IngestLimits, location: str | None, unit: str = "documents"
+) -> IngestError:
+    """Raised at the first row/line/item/paragraph over max_documents, before the rest is read."""
+    return IngestError(
+        source,
+        f"holds more than {limits.max_documents:,} {unit}, over the "
+        f"{limits.max_documents:,} limit; split it into several files",
+        location,
+    )
+
+
+def too_many_columns(source: str, limits: IngestLimits, count: str, location: str | None):
+    """`count` says what was seen ('1,001 columns', 'objects with 1,001 different fields')."""
+    return IngestError(
+        source,
+        f"has {count}, over the {limits.max_columns:,}-column limit; keep the columns you need "
+        "(the text, an id, labels and a few for context) and export it again",
+        location,
+    )

@@ -7,9 +7,10 @@ count) and the de-duplication by content id happen once, here.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.documents import Document, normalise_text
+from core.documents import Document
 from core.ingest.errors import IngestError
 from core.ingest.limits import IngestLimits, check_field_size
 
@@ -32,11 +33,12 @@ MAX_CONTEXT_COLUMNS = 20
 MAX_CONTEXT_CHARS = 500
 
 
-def context_columns(row: dict, used: set[str | None]) -> dict[str, object]:
-    """The row's other, non-empty columns (not text, id or label), as plain JSON values."""
+def context_columns(pairs: Iterable[tuple[str, object]]) -> dict[str, object]:
+    """The first MAX_CONTEXT_COLUMNS non-empty (column, value) pairs of a row's other columns
+    (the caller leaves out text, id and label), as plain JSON values."""
     context: dict[str, object] = {}
-    for column, value in row.items():
-        if column in used or value is None or value == "":
+    for column, value in pairs:
+        if value is None or value == "":
             continue
         if len(context) == MAX_CONTEXT_COLUMNS:
             break
@@ -97,7 +99,7 @@ def build_documents(
         where = record.location or None
         check_field_size(record.text, source, limits, where)
         _check_unicode(record, source, where)
-        if not normalise_text(record.text):
+        if not record.text.strip():  # the same as normalise_text(text) == "", without a copy
             fix = f"remove or fill {record.location}" if record.location else "nothing to classify"
             raise IngestError(source, f"text is empty; {fix}", where)
         document = Document.from_text(
