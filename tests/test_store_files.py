@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from core.cli import EXIT_STORAGE
 from core.cli import main as cli_main
 from core.store import Store, StoreError
 from core.store import connection as store_connection
@@ -231,7 +232,7 @@ def test_reading_commands_work_on_a_database_in_an_unwritable_folder(tmp_path, m
     out = tmp_path / "kept.jsonl"
     assert cli_main(["--db", str(db_path), "export", "kept", "--out", str(out)]) == 0
     assert out.is_file()  # written; only its record in the database could not be kept
-    assert cli_main(["--db", str(db_path), "create", "another"]) == 2
+    assert cli_main(["--db", str(db_path), "create", "another"]) == EXIT_STORAGE
     error = capsys.readouterr().err
     assert f"the database {db_path} is read-only: its folder {db_path.parent} is not" in error
     assert "Traceback" not in error
