@@ -49,7 +49,8 @@ def machine_info() -> dict[str, Any]:
     import torch
     import transformers
 
-    from core.models.loading import configure_torch_threads, cpu_supports_bf16
+    from core.models.loading import configure_torch_threads
+    from core.models.precision import cpu_supports_bf16
 
     threads = configure_torch_threads()
     try:

@@ -72,6 +72,8 @@ class RunOutcome:
     n_cached: int
     seconds: float
     error: str | None = None
+    dtype: str = ""  # the precision the model ran in ("" for model-free techniques)
+    dtype_reason: str = ""  # and why (auto's choice, its probe check)
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -133,6 +135,7 @@ def run_technique(
         model_revision=info.revision,
         device=info.device,
         dtype=info.dtype,
+        dtype_reason=info.dtype_reason,
         n_documents=len(ids),
     )
     started = time.perf_counter()
@@ -153,20 +156,25 @@ def run_technique(
             )
 
     report()
+    from core.models.embedding_cache import kept_in
+
     try:
         # Longest-first keeps each batch's lengths alike (less padding) and
         # makes the ETA pessimistic early rather than optimistic.
         documents = _documents_by_length(store, project_id, todo)
-        for start in range(0, len(documents), batch_size):
-            if cancel is not None and cancel.cancelled:
-                status = "cancelled"
-                break
-            batch = documents[start : start + batch_size]
-            results = predict_batch(technique, [doc.text for doc in batch], taxonomy)
-            rows = [(doc.id, result.to_json()) for doc, result in zip(batch, results)]
-            store.write_predictions(project_id, run_id, key, technique.name, rows)
-            computed += len(batch)
-            report()
+        # Sentence embeddings computed by any technique are kept in the project's store for
+        # every later run, in any process (core.models.embedding_cache).
+        with kept_in(store, project_id):
+            for start in range(0, len(documents), batch_size):
+                if cancel is not None and cancel.cancelled:
+                    status = "cancelled"
+                    break
+                batch = documents[start : start + batch_size]
+                results = predict_batch(technique, [doc.text for doc in batch], taxonomy)
+                rows = [(doc.id, result.to_json()) for doc, result in zip(batch, results)]
+                store.write_predictions(project_id, run_id, key, technique.name, rows)
+                computed += len(batch)
+                report()
     except Exception as exc:  # recorded in the run log, then re-raised for the caller
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         store.finish_run(
@@ -192,6 +200,8 @@ def run_technique(
         n_cached=len(done_ids),
         seconds=seconds,
         error=error,
+        dtype=info.dtype,
+        dtype_reason=info.dtype_reason,
     )
 
 

@@ -8,7 +8,8 @@ from core.models.catalog import (
     DEVICES,
     PRECISIONS,
 )
-from core.models.loading import ModelLoadError, choose_device, choose_dtype, dtype_name
+from core.models.loading import ModelLoadError, choose_device
+from core.models.precision import PrecisionError, dtype_name, plan_precision
 from core.predictions import project_settings
 from core.techniques import DEFAULT_TECHNIQUES, get_technique, known_techniques
 from ui import classify_ui, technique_options_ui
@@ -124,10 +125,14 @@ device_preference = cols[0].selectbox("Device", DEVICES, key="classify_device", 
 precision = cols[1].selectbox(
     "Precision",
     PRECISIONS,
-    index=PRECISIONS.index("fp32"),
+    index=PRECISIONS.index("auto"),
     key="classify_precision",
     disabled=running,
-    help="auto: bf16/fp16 on a GPU, fp32 on a CPU. bf16 on a CPU is opt-in.",
+    help=(
+        "auto: bf16 on a GPU or on a CPU with native bf16 (AMX/AVX512_BF16), fp32 elsewhere; "
+        "a model that disagrees with fp32 on a probe set at load runs in fp32. "
+        "The run's table says which precision each technique ran in, and why."
+    ),
 )
 batch_size = cols[2].number_input(
     "Batch size",
@@ -140,12 +145,16 @@ batch_size = cols[2].number_input(
 )
 try:
     device = choose_device(device_preference)
-    dtype = dtype_name(choose_dtype(device, precision))
-except ModelLoadError as error:
+    plan = plan_precision(device, precision)
+except (ModelLoadError, PrecisionError) as error:
     device = None
     st.error(md(error), icon=":material/memory:")
 else:
-    st.caption(f"Models run on **{device}** in **{dtype}**. {n_documents:,} documents to classify.")
+    checked = " if it agrees with fp32 on a probe set at load" if plan.guarded else ""
+    st.caption(
+        f"Models run on **{device}** in **{dtype_name(plan.dtype)}**{checked} "
+        f"({md(plan.reason)}). {n_documents:,} documents to classify."
+    )
 
 # --- run ----------------------------------------------------------------------------------
 

@@ -4,10 +4,9 @@ of fold); the versions Sift learned from reviews, with pin and roll back."""
 import pandas as pd
 import streamlit as st
 
-from core.evaluation.metrics import evaluate_gold, evaluate_project
 from core.ingest.gold import MAX_LISTED, documents
 from core.predictions import ENSEMBLE
-from ui import diagnostics_ui, versions_ui
+from ui import diagnostics_ui, evaluation_cache, versions_ui
 from ui.auth import can, require_router
 from ui.charts import confusion_heatmap, reliability_chart
 from ui.markdown import md
@@ -27,10 +26,7 @@ source = st.segmented_control(
 )
 source = source or "reviews"
 truth_name = {"reviews": "reviewed", "gold": "gold"}[source]
-if source == "gold":
-    evaluations, gold = evaluate_gold(store, project.id)
-else:
-    evaluations, gold = evaluate_project(store, project.id, source=source), None
+evaluations, gold = evaluation_cache.evaluations(store, project.id, source)
 n_truth = max((e.n_truth for e in evaluations.values()), default=0)
 if gold is not None and gold.n_documents and not gold.n_matched_documents:
     names = ", ".join(gold.label_names[:MAX_LISTED]) or "(none yet)"

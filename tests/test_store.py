@@ -203,6 +203,7 @@ def test_delete_project_removes_every_row_of_it_and_nothing_else(store, db_path)
             target.id, status="adopted", config={}, metrics={}, reason="", n_reviews=1
         )
         store.pin_model_version(target.id, version.id)
+        store.save_embeddings(target.id, "model|rev|fp32|None", [(b"d" * 16, b"\0" * 8)])
 
     store.delete_project(doomed.id)
 

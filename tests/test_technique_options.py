@@ -338,6 +338,10 @@ def test_model_technique_defaults_are_unchanged():
         "chunking": None,
         "chunk_tokens": None,
         "chunk_overlap": None,
+        # the cascade (auto: NLI on the embeddings ranker's top 20 above 12 labels)
+        "cascade": "auto",
+        "cascade_top_k": 20,
+        "cascade_ranker": PACKAGED_MINILM,
     }
     assert create_technique("ner", multi_label=True).config() == {
         "technique": "ner",
@@ -350,7 +354,7 @@ def test_model_technique_defaults_are_unchanged():
         "prior": 0.25,
     }
     zero_shot = create_technique("zero_shot").options
-    assert (zero_shot.device, zero_shot.precision, zero_shot.batch_size) == ("auto", "fp32", 32)
+    assert (zero_shot.device, zero_shot.precision, zero_shot.batch_size) == ("auto", "auto", 32)
     assert zero_shot.chunk_overlap == 16
     summarize = create_technique("summarize").options
     assert (summarize.method, summarize.sentences, summarize.then) == (

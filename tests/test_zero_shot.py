@@ -397,3 +397,142 @@ def test_aggregated_single_label_chunks_sum_to_one(chunk_scores, how):
 def test_max_aggregation_keeps_the_strongest_chunk_in_multi_label():
     chunk_scores = np.array([[0.1, 0.9], [0.8, 0.2]])
     np.testing.assert_allclose(aggregate_chunks(chunk_scores, "max", multi_label=True), [0.8, 0.9])
+
+
+# --------------------------------------------------------------------------- the cascade
+
+MANY = Taxonomy(
+    tuple(
+        Label(name, description=description)
+        for name, description in [
+            ("refund", "money given back for a purchase"),
+            ("delivery", "parcels, couriers and shipping delays"),
+            ("password", "logging in and resetting passwords"),
+            ("pricing", "quotes, discounts and prices"),
+            ("complaint", "an angry customer complaining"),
+            ("cancel", "ending a subscription or contract"),
+            ("invoice", "bills and invoices"),
+            ("address", "changing a postal address"),
+        ]
+    )
+)
+CASCADE_TEXTS = [
+    "I want my money back for the broken kettle",
+    "The courier never delivered my parcel",
+    "I cannot log in, please reset my password",
+]
+
+
+def _cascaded(nli_folder, *, multi_label, k=3, cascade="on"):
+    return ZeroShot(
+        model=str(nli_folder),
+        device="cpu",
+        multi_label=multi_label,
+        cascade=cascade,
+        cascade_top_k=k,
+    )
+
+
+def test_the_cascade_runs_nli_on_the_top_k_labels_only(nli_folder):
+    technique = _cascaded(nli_folder, multi_label=False)
+    results = technique.predict(CASCADE_TEXTS, MANY)
+    assert technique.engine.pairs_computed == len(CASCADE_TEXTS) * 3
+    for result in results:
+        assert len(result.estimated) == len(MANY.names) - 3
+        assert sum(result.scores.values()) == pytest.approx(1.0)
+
+
+def test_single_label_cascade_keeps_the_ranker_scores_and_nli_proportions(nli_folder):
+    from core.techniques.zero_shot import ranker_probabilities
+
+    technique = _cascaded(nli_folder, multi_label=False)
+    [result] = technique.predict(CASCADE_TEXTS[:1], MANY)
+    [cheap] = ranker_probabilities(CASCADE_TEXTS[:1], MANY, device="cpu")
+    names = MANY.names
+    top = [name for name in names if name not in result.estimated]
+    assert len(top) == 3
+    # the top 3 are the ranker's 3 best labels
+    assert set(top) == {names[i] for i in np.argsort(-cheap)[:3]}
+    for name in result.estimated:
+        assert result.scores[name] == pytest.approx(cheap[names.index(name)])
+    # among the top 3: NLI's own single-label proportions, as a full run over those 3 gives
+    full = ZeroShot(model=str(nli_folder), device="cpu", cascade="off")
+    sub = Taxonomy(tuple(label for label in MANY.labels if label.name in top))
+    [alone] = full.predict(CASCADE_TEXTS[:1], sub)
+    kept = sum(result.scores[name] for name in top)
+    for name in top:
+        assert result.scores[name] / kept == pytest.approx(alone.scores[name], rel=1e-4)
+
+
+def test_multi_label_cascade_gives_the_others_a_calibrated_no(nli_folder):
+    from core.techniques.zero_shot import CASCADE_RECALL
+
+    technique = _cascaded(nli_folder, multi_label=True)
+    full = ZeroShot(model=str(nli_folder), device="cpu", multi_label=True, cascade="off")
+    results = technique.predict(CASCADE_TEXTS, MANY)
+    reference = full.predict(CASCADE_TEXTS, MANY)
+    outside = (1 - CASCADE_RECALL) / (len(MANY.names) - 3)
+    for result, expected in zip(results, reference):
+        for name in MANY.names:
+            if name in result.estimated:
+                assert result.scores[name] == pytest.approx(outside)
+            else:  # NLI's own multi-label score, exactly as without the cascade
+                assert result.scores[name] == pytest.approx(expected.scores[name], abs=1e-5)
+
+
+def test_auto_cascades_only_above_a_handful_of_labels(nli_folder):
+    from core.techniques.zero_shot import CASCADE_AUTO_LABELS
+
+    technique = ZeroShot(model=str(nli_folder), device="cpu", cascade_top_k=3)
+    assert technique.options.cascade == "auto"
+    assert not technique.cascading(MANY)  # 8 labels
+    big = Taxonomy(
+        tuple(
+            Label(f"topic {i}", description=f"subject {i}") for i in range(CASCADE_AUTO_LABELS + 1)
+        )
+    )
+    assert technique.cascading(big)
+    technique.predict(CASCADE_TEXTS[:2], big)
+    assert technique.engine.pairs_computed == 2 * 3
+
+
+def test_chunked_cascade_runs_the_top_k_on_every_window(nli_folder):
+    technique = ZeroShot(
+        model=str(nli_folder), device="cpu", cascade="on", cascade_top_k=2, chunking="max"
+    )
+    long_text = " ".join(CORPUS)
+    [result] = technique.predict([long_text], MANY)
+    windows = len(technique.engine.chunked_entailment_logits([long_text], ["x"])[0])
+    assert windows > 1
+    assert len(result.estimated) == len(MANY.names) - 2
+    assert sum(result.scores.values()) == pytest.approx(1.0)
+
+
+def test_the_cascade_is_part_of_the_config_hash():
+    on = ZeroShot(cascade="on").config_hash(MANY)
+    off = ZeroShot(cascade="off").config_hash(MANY)
+    other_k = ZeroShot(cascade="on", cascade_top_k=4).config_hash(MANY)
+    assert len({on, off, other_k}) == 3
+
+
+def test_engine_runs_only_the_wanted_pairs_with_the_full_values(nli_folder):
+    engine = NliEngine(load_model("nli", str(nli_folder), device="cpu"))
+    hypotheses = ["a memo about money", "about parcels", "about passwords"]
+    full = engine.entailment_logits(CASCADE_TEXTS, hypotheses)
+    engine.pairs_computed = 0
+    sparse = engine.entailment_logits(CASCADE_TEXTS, hypotheses, wanted=[[0], [2, 1], []])
+    assert engine.pairs_computed == 3
+    for row, wanted in enumerate([[0], [2, 1], []]):
+        for column in range(3):
+            if column in wanted:
+                np.testing.assert_allclose(sparse[row, column], full[row, column], atol=1e-5)
+            else:
+                assert np.isnan(sparse[row, column]).all()
+
+
+def test_estimated_labels_survive_the_store_round_trip():
+    from core.techniques.base import TextResult
+
+    result = TextResult(scores={"a": 0.9, "b": 0.1}, estimated=["b"])
+    assert TextResult.from_json(json.loads(json.dumps(result.to_json()))).estimated == ["b"]
+    assert "estimated" not in TextResult(scores={"a": 1.0}).to_json()

@@ -28,6 +28,7 @@ from core.models.loading import ModelLoadError
 from core.predictions import Coverage, load_predictions, suggestion_coverage
 from core.techniques import UnknownTechniqueError
 from core.techniques.build import build_techniques
+from ui.background import leave_a_core_for_the_pages
 from ui.markdown import md
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def run_job(job: ClassifyJob, store, techniques: Sequence, batch_size: int) -> N
 
 
 def start_job(store, project_id: int, techniques: Sequence, *, batch_size: int) -> ClassifyJob:
+    leave_a_core_for_the_pages()
     job = ClassifyJob(
         project_id=project_id, techniques=[t.name for t in techniques], database=str(store.path)
     )
@@ -244,6 +246,7 @@ def outcomes_table(outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
                 "Computed": outcome.n_computed,
                 "From cache": outcome.n_cached,
                 "Seconds": round(outcome.seconds, 2),
+                "Precision": outcome.dtype_reason or outcome.dtype or "—",
             }
             for outcome in outcomes
         ]

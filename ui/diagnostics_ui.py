@@ -12,10 +12,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.evaluation.diagnostics import ProjectDiagnostics, diagnose_project
+from core.evaluation.diagnostics import ProjectDiagnostics
 from core.learning.rule_suggestions import apply_suggestion, suggest_for_project
 from core.store import StoreError
 from core.taxonomy import TaxonomyError
+from ui import evaluation_cache
 from ui.markdown import md
 
 MAX_EVIDENCE_ROWS = 50
@@ -24,7 +25,7 @@ SUGGESTION_FLASH = "_diagnostics_flash"  # (kind, text) after adding a keyword
 
 
 def render_technique_diagnostics(store, project_id: int, source: str) -> ProjectDiagnostics:
-    diagnostics = diagnose_project(store, project_id, source=source)
+    diagnostics = evaluation_cache.diagnostics(store, project_id, source)
     if not diagnostics.techniques:
         st.caption("Run some techniques on Classify to diagnose them.")
         return diagnostics

@@ -21,6 +21,7 @@ from core.learning.loop import (
     maybe_refresh,
     refresh_in_flight,
 )
+from ui.background import leave_a_core_for_the_pages
 from ui.review_format import plural
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ _VISITED = "_learning_refresh_checked"  # session state: projects checked on fir
 @st.cache_resource(show_spinner=False)
 def _refresh_executor() -> ThreadPoolExecutor:
     # One worker for the server: refreshes queue up rather than compete for the CPU.
+    leave_a_core_for_the_pages()
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sift-refresh")
 
 

@@ -203,9 +203,11 @@ def cmd_classify(args) -> int:
             store, project.id, techniques, batch_size=args.batch_size, progress=progress
         )
     for outcome in outcomes:
+        precision = f", {outcome.dtype_reason}" if outcome.dtype_reason else ""
         print(
             f"{outcome.technique}: {outcome.status}, {outcome.n_computed} computed, "
-            f"{outcome.n_cached} from cache, {outcome.seconds:.2f}s (run {outcome.run_id})"
+            f"{outcome.n_cached} from cache, {outcome.seconds:.2f}s (run {outcome.run_id}"
+            f"{precision})"
         )
     coverage = suggestion_coverage(load_predictions(store, project.id))
     if coverage.nothing_suggested:

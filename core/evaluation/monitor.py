@@ -313,6 +313,7 @@ def runs_table(runs: Iterable, abandoned: Iterable[int] = ()) -> list[dict]:
                 "revision": (run.model_revision or "")[:12],
                 "device": run.device,
                 "dtype": run.dtype or "—",
+                "why this dtype": run.dtype_reason or "—",
                 "started": run.started_at,
                 "seconds": run.seconds,
                 "documents": run.n_documents,

@@ -1,22 +1,35 @@
-"""Sentence embeddings of texts, computed once per process.
+"""Sentence embeddings of texts, computed once — per process, and for good in the store.
 
 One project's documents are embedded by several parts of Sift: the embeddings technique, the
 supervised model's training (reviewed and unreviewed documents) and its predictions, and the
-review queue's diversity step. They all ask `cached_encode`, so each text is run through the
-model once per (model, revision, device, dtype, max_length) while the process lives (the
-Streamlit server, a CLI run, a Ray worker).
+review queue's diversity step. They all ask `cached_encode`, which looks in two places before
+running the model:
 
-Entries: key -> (dim,) float32 unit vector, least recently used dropped beyond `LIMIT`
-(about 150 MB of 384-dim vectors). Keys hold a 16-byte blake2b digest of the text, not the
-text itself.
+1. this process's memory: key (model, revision, device, dtype, max_length, text digest) ->
+   (dim,) float32 unit vector, least recently used dropped beyond `LIMIT` (about 150 MB of
+   384-dim vectors);
+2. the project's store (table `embeddings`), when the caller runs inside
+   `kept_in(store, project_id)` (the engine's runs and `document_embeddings` do): key (model
+   key "model|revision|dtype|max_length", text digest) -> little-endian float32 bytes. So a
+   new process (a CLI `train` then `classify`, a server restart, a taxonomy edit that
+   changes only label vectors) reads what an earlier one computed. Rows that are not `dim`
+   finite floats are ignored and recomputed; the device is not part of the key (cuda and cpu
+   vectors agree to float rounding).
+
+Keys hold a 16-byte blake2b digest of the text, never the text itself. Label/prototype
+vectors are not kept: they are cheap, and they change with every taxonomy edit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +37,27 @@ from core.models.catalog import DEFAULT_EMBEDDING_MODEL
 from core.models.encoder import encode
 from core.models.loading import LoadedModel, dtype_name, load_sentence_encoder
 
+log = logging.getLogger(__name__)
+
 LIMIT = 100_000
 
 _CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _LOCK = threading.Lock()  # Streamlit sessions and the background refresh share the cache
+
+
+# (store, project id) that cached_encode reads from and writes to, set by `kept_in`. A context
+# variable, so each thread (a Streamlit session, a background job) has its own.
+_STORE: ContextVar[tuple[Any, int] | None] = ContextVar("sift_embedding_store", default=None)
+
+
+@contextmanager
+def kept_in(store, project_id: int) -> Iterator[None]:
+    """Within this block, cached_encode also reads and writes `project_id`'s stored vectors."""
+    token = _STORE.set((store, project_id))
+    try:
+        yield
+    finally:
+        _STORE.reset(token)
 
 
 def _digest(text: str) -> bytes:
@@ -64,21 +94,81 @@ def cached_encode(
                 _CACHE.move_to_end(key)
                 found[key] = vector
     missing = {key: text for key, text in zip(keys, texts) if key not in found}
+    kept = _STORE.get()
+    if missing and kept is not None:
+        stored = _read_stored(kept, loaded, max_length, [key[-1] for key in missing])
+        for key in [key for key in missing if key[-1] in stored]:
+            found[key] = stored[key[-1]]
+            del missing[key]
+        _remember({key: found[key] for key in keys if key[-1] in stored})
     if missing:
         vectors = encode(
             loaded, list(missing.values()), batch_size=batch_size, max_length=max_length
         )
-        with _LOCK:
-            for key, vector in zip(missing, vectors):
-                vector = np.array(vector, dtype=np.float32)
-                vector.setflags(write=False)
-                found[key] = vector
-                _CACHE[key] = vector
-            while len(_CACHE) > LIMIT:
-                _CACHE.popitem(last=False)
+        computed = {}
+        for key, vector in zip(missing, vectors):
+            vector = np.array(vector, dtype=np.float32)
+            vector.setflags(write=False)
+            computed[key] = found[key] = vector
+        _remember(computed)
+        if kept is not None:
+            _write_stored(kept, loaded, max_length, computed)
     if not texts:
-        return np.zeros((0, loaded.model.get_embedding_dimension()), dtype=np.float32)
+        return np.zeros((0, _dimension(loaded)), dtype=np.float32)
     return np.stack([found[key] for key in keys])
+
+
+def _remember(vectors: dict[tuple, np.ndarray]) -> None:
+    with _LOCK:
+        for key, vector in vectors.items():
+            _CACHE[key] = vector
+            _CACHE.move_to_end(key)
+        while len(_CACHE) > LIMIT:
+            _CACHE.popitem(last=False)
+
+
+def _dimension(loaded: LoadedModel) -> int:
+    return int(loaded.model.get_embedding_dimension())
+
+
+def stored_model_key(loaded: LoadedModel, max_length: int | None = None) -> str:
+    """The store's key for vectors of `loaded`: model id, revision, dtype and max length."""
+    return f"{loaded.model_id}|{loaded.revision}|{dtype_name(loaded.dtype)}|{max_length}"
+
+
+def _read_stored(
+    kept: tuple[Any, int], loaded: LoadedModel, max_length: int | None, digests: list[bytes]
+) -> dict[bytes, np.ndarray]:
+    store, project_id = kept
+    rows = store.stored_embeddings(project_id, stored_model_key(loaded, max_length), digests)
+    size = _dimension(loaded) * 4
+    vectors = {}
+    for digest, blob in rows.items():
+        if len(blob) != size:
+            continue  # written by another model shape, or damaged: recompute
+        vector = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        if not np.isfinite(vector).all():
+            continue
+        vector.setflags(write=False)
+        vectors[digest] = vector
+    return vectors
+
+
+def _write_stored(
+    kept: tuple[Any, int],
+    loaded: LoadedModel,
+    max_length: int | None,
+    vectors: dict[tuple, np.ndarray],
+) -> None:
+    """Keep new vectors in the store. They are derived data: a store that will not take them
+    (read-only, a role without the permission, a full disk) costs a recomputation later,
+    never the caller's result."""
+    store, project_id = kept
+    rows = [(key[-1], vector.astype("<f4").tobytes()) for key, vector in vectors.items()]
+    try:
+        store.save_embeddings(project_id, stored_model_key(loaded, max_length), rows)
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        log.warning("embeddings not kept in the store (%s: %s)", type(error).__name__, error)
 
 
 def peek(model_id: str, texts: Sequence[str]) -> np.ndarray | None:
@@ -102,13 +192,14 @@ def document_embeddings(
     document_ids: Sequence[str],
     *,
     embedding_model: str | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> np.ndarray:
     """(len(document_ids), dim) sentence embeddings of stored documents (unknown ids raise),
-    each computed once per process."""
+    each computed once and kept in the project's store."""
     loaded = load_sentence_encoder(embedding_model or DEFAULT_EMBEDDING_MODEL, precision=precision)
     documents = store.get_documents(project_id, list(document_ids))
-    return cached_encode(loaded, [doc.text for doc in documents])
+    with kept_in(store, project_id):
+        return cached_encode(loaded, [doc.text for doc in documents])
 
 
 def cached_count() -> int:
@@ -121,4 +212,13 @@ def clear() -> None:
         _CACHE.clear()
 
 
-__all__ = ["LIMIT", "cached_count", "cached_encode", "clear", "document_embeddings", "peek"]
+__all__ = [
+    "LIMIT",
+    "cached_count",
+    "cached_encode",
+    "clear",
+    "document_embeddings",
+    "kept_in",
+    "peek",
+    "stored_model_key",
+]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -27,6 +28,7 @@ import os
 import platform
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,6 @@ from core.models.catalog import (
     MINILM_SHA256,
     PACKAGED_MINILM,
     PACKAGED_PREFIX,
-    PRECISIONS,
     TASKS,
 )
 from core.models.integrity import (
@@ -51,6 +52,15 @@ from core.models.integrity import (
     config_files,
     file_sha256,
     manifest_changes,
+)
+from core.models.precision import (
+    PROBE_TEXTS,
+    PrecisionError,
+    PrecisionPlan,
+    dtype_name,
+    guard_verdict,
+    plan_precision,
+    probe_cosine,
 )
 
 log = logging.getLogger(__name__)
@@ -88,6 +98,7 @@ class LoadedModel:
     dtype: torch.dtype
     model: Any
     tokenizer: Any | None
+    dtype_reason: str = ""  # why this precision (auto's choice and its probe check)
 
 
 # --------------------------------------------------------------------------- device and dtype
@@ -121,82 +132,57 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
-@functools.cache
-def cpu_supports_bf16() -> bool:
-    """True when this CPU computes bf16 natively (AVX512_BF16 or AMX), so bf16 is fast."""
-    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
-        check = getattr(torch.cpu, probe, None)
-        if check is not None:
-            try:
-                if check():
-                    return True
-            except RuntimeError:  # pragma: no cover - probe unsupported on this build
-                pass
-    if platform.system() != "Linux":
-        return False
+def choose_dtype(device: str, precision: str | None = "auto") -> torch.dtype:
+    """The dtype `core.models.precision.plan_precision` picks (before any guard fallback)."""
+    return _plan(device, precision).dtype
+
+
+def _plan(device: str, precision: str | None) -> PrecisionPlan:
     try:
-        cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return False
-    flags = {
-        flag
-        for line in cpuinfo.splitlines()
-        if line.startswith("flags")
-        for flag in line.split(":", 1)[-1].split()
-    }
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+        return plan_precision(device, precision)
+    except PrecisionError as error:
+        raise DeviceError(str(error)) from None
 
 
-_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-_DTYPE_NAMES = {dtype: name for name, dtype in _DTYPES.items()}
+_RESERVED_CORES = 0  # cores kept free of torch and BLAS threads (see reserve_cores)
 
 
-def choose_dtype(device: str, precision: str = "auto") -> torch.dtype:
-    """Precision for `device`. auto: cuda -> bf16 (fp16 if unsupported), mps -> fp16, cpu -> fp32.
-
-    Reduced precision on CPU is opt-in: explicit "bf16" works everywhere (fast with
-    AVX512_BF16/AMX, slow but correct without, which is logged); "fp16" on CPU is allowed too.
-    """
-    wanted = (precision or "auto").strip().lower()
-    if wanted not in PRECISIONS:
-        raise DeviceError(
-            f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}"
-        )
-    if wanted == "auto":
-        if device == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if device == "mps":
-            return torch.float16
-        return torch.float32
-    if device == "cpu" and wanted == "bf16" and not cpu_supports_bf16():
-        log.warning("bf16 on a CPU without native bf16 support: correct results, but slow")
-    if device == "cpu" and wanted == "fp16":
-        log.warning("fp16 on CPU is emulated and slow; bf16 or fp32 is usually faster")
-    return _DTYPES[wanted]
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    """torch.float32 -> "fp32", torch.bfloat16 -> "bf16", torch.float16 -> "fp16"."""
+def usable_cores() -> int:
+    """CPUs this process may run on (its affinity), which in a container can be fewer than
+    the machine's."""
     try:
-        return _DTYPE_NAMES[dtype]
-    except KeyError:
-        return str(dtype).removeprefix("torch.")
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 @functools.cache
 def configure_torch_threads() -> int:
-    """Use at most one intra-op thread per CPU this process may run on (no oversubscription).
+    """Use at most one intra-op thread per CPU this process may run on (no oversubscription),
+    less the cores `reserve_cores` keeps free.
 
     torch defaults to the machine's physical cores, which in a container can exceed the CPUs
     actually granted. OMP_NUM_THREADS / an earlier torch.set_num_threads win when lower.
     """
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 1
-    threads = max(1, min(torch.get_num_threads(), usable))
+    threads = max(1, min(torch.get_num_threads(), usable_cores() - _RESERVED_CORES))
     if threads != torch.get_num_threads():
         torch.set_num_threads(threads)
+    return threads
+
+
+def reserve_cores(n: int = 1) -> int:
+    """Keep `n` cores free of model work for the rest of this process: torch's intra-op
+    threads and the BLAS pools numpy/scikit-learn use (threadpoolctl) get the others, at
+    least one. The Streamlit server calls this when it starts its background jobs (the
+    learning refresh, classify runs), so they never take the core its pages render on; a CLI
+    run keeps every core. Returns the threads left for model work."""
+    global _RESERVED_CORES
+    _RESERVED_CORES = max(0, int(n))
+    configure_torch_threads.cache_clear()
+    threads = configure_torch_threads()
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)  # applies now, for the process (not a context here)
     return threads
 
 
@@ -535,11 +521,13 @@ def _auto_model_class(task: str):
 
 
 def load_model(
-    task: str, model: str, *, device: str = "auto", precision: str = "fp32"
+    task: str, model: str, *, device: str = "auto", precision: str = "auto"
 ) -> LoadedModel:
-    """Load (once per task, model, device and dtype) a transformers model and its tokenizer.
+    """Load (once per task, model, device and precision) a transformers model and its tokenizer.
 
     task: "nli" (sequence classification), "token-classification" or "seq2seq".
+    precision "auto" may pick bf16/fp16, kept only if the model passes the probe check
+    (`core.models.precision`); LoadedModel.dtype_reason says what ran and why.
     """
     _auto_model_class(task)  # validate the task before touching any file
     model_id = canonical_model_id(model)
@@ -549,13 +537,78 @@ def load_model(
             + _how_to_get(DEFAULT_NLI_MODEL)
         )
     chosen_device = choose_device(device)
-    dtype = choose_dtype(chosen_device, precision)
-    key = (task, model_id, chosen_device, dtype)
+    plan = _plan(chosen_device, precision)
+    key = (task, model_id, chosen_device, plan.dtype, plan.guarded)
     return _cached(
         key,
         (task, model_id),
-        lambda: _load_transformers(task, model, model_id, chosen_device, dtype),
+        lambda: _guarded_load(
+            plan,
+            lambda dtype: _load_transformers(task, model, model_id, chosen_device, dtype),
+            _transformers_probe,
+        ),
     )
+
+
+def _guarded_load(
+    plan: PrecisionPlan,
+    load: Callable[[torch.dtype], LoadedModel],
+    probe: Callable[[LoadedModel], list],
+) -> LoadedModel:
+    """load(dtype) as `plan` says. A guarded plan loads fp32, runs the probe set, converts the
+    weights to the reduced dtype, runs it again, and keeps the reduced model only if the two
+    agree (`guard_verdict`); otherwise it loads fp32 afresh (converting back would not
+    restore the rounded weights)."""
+    if not plan.guarded:
+        return dataclasses.replace(load(plan.dtype), dtype_reason=plan.reason)
+    full = load(torch.float32)
+    try:
+        reference = probe(full)
+        full.model.to(plan.dtype)
+        reduced = dataclasses.replace(full, dtype=plan.dtype)
+        keep, reason = guard_verdict(plan, probe_cosine(reference, probe(reduced)))
+    except Exception as error:  # a model the probe cannot run: the safe choice is fp32
+        keep, reason = (
+            False,
+            (
+                f"fp32: auto could not check {dtype_name(plan.dtype)} against fp32 "
+                f"({type(error).__name__}: {error})"
+            ),
+        )
+    log.info("%s: %s", full.model_id, reason)
+    if keep:
+        return dataclasses.replace(reduced, dtype_reason=reason)
+    return dataclasses.replace(load(torch.float32), dtype_reason=reason)
+
+
+def _transformers_probe(loaded: LoadedModel) -> list:
+    """Per probe text: the classification logits, or the encoder's hidden states for a
+    seq2seq model, at the real (unpadded) positions; float32 numpy."""
+    positions = getattr(loaded.model.config, "max_position_embeddings", None) or 512
+    window = max(8, min(64, positions - 2))  # 2: RoBERTa-style models reserve positions
+    tokenizer = loaded.tokenizer
+    assert tokenizer is not None, "transformers models are loaded with their tokenizer"
+    inputs = tokenizer(
+        list(PROBE_TEXTS), padding=True, truncation=True, max_length=window, return_tensors="pt"
+    ).to(loaded.device)
+    mask = inputs["attention_mask"].bool()
+    with torch.inference_mode():
+        if loaded.task == "seq2seq":
+            encoder = loaded.model.get_encoder()
+            out = encoder(
+                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+            ).last_hidden_state
+        else:
+            out = loaded.model(**inputs).logits
+    if out.dim() == 3:  # per token: keep the real tokens of each text
+        return [out[i][mask[i]].float().cpu().numpy() for i in range(out.shape[0])]
+    return [row.float().cpu().numpy() for row in out]
+
+
+def _sentence_probe(loaded: LoadedModel) -> list:
+    from core.models.encoder import encode
+
+    return list(encode(loaded, list(PROBE_TEXTS)))
 
 
 def _load_transformers(
@@ -610,20 +663,26 @@ def _explain_load_error(model_id: str, error: Exception) -> ModelLoadError:
 
 
 def load_sentence_encoder(
-    model: str = DEFAULT_EMBEDDING_MODEL, *, device: str = "auto", precision: str = "fp32"
+    model: str = DEFAULT_EMBEDDING_MODEL, *, device: str = "auto", precision: str = "auto"
 ) -> LoadedModel:
-    """Load (once per model, device, dtype) a sentence-transformers encoder.
+    """Load (once per model, device and precision) a sentence-transformers encoder.
 
-    The packaged MiniLM is checked against MINILM_SHA256 before it is used.
+    The packaged MiniLM is checked against MINILM_SHA256 before it is used. precision "auto"
+    may pick bf16/fp16, kept only if the probe embeddings agree with fp32
+    (`core.models.precision`); LoadedModel.dtype_reason says what ran and why.
     """
     model_id = canonical_model_id(model)
     chosen_device = choose_device(device)
-    dtype = choose_dtype(chosen_device, precision)
-    key = ("sentence-embedding", model_id, chosen_device, dtype)
+    plan = _plan(chosen_device, precision)
+    key = ("sentence-embedding", model_id, chosen_device, plan.dtype, plan.guarded)
     return _cached(
         key,
         ("sentence-embedding", model_id),
-        lambda: _load_sentence_transformer(model, model_id, chosen_device, dtype),
+        lambda: _guarded_load(
+            plan,
+            lambda dtype: _load_sentence_transformer(model, model_id, chosen_device, dtype),
+            _sentence_probe,
+        ),
     )
 
 

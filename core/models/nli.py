@@ -229,12 +229,18 @@ class NliEngine:
 
     # ------------------------------------------------------------------ inference
 
-    def entailment_logits(self, texts: Sequence[str], hypotheses: Sequence[str]) -> np.ndarray:
-        """[n_texts, n_hypotheses, n_classes] logits; each text truncated to fit max_length."""
+    def entailment_logits(
+        self,
+        texts: Sequence[str],
+        hypotheses: Sequence[str],
+        wanted: Sequence[Sequence[int]] | None = None,
+    ) -> np.ndarray:
+        """[n_texts, n_hypotheses, n_classes] logits; each text truncated to fit max_length.
+        `wanted`: per text, the hypothesis indices to run (the others are NaN); None: all."""
         unique_texts = list(dict.fromkeys(texts))
         token_ids = dict(zip(unique_texts, self.tokenize(unique_texts)))
         premises = [token_ids[text] for text in texts]
-        return self.premise_logits(premises, self.tokenize(list(hypotheses)))
+        return self.premise_logits(premises, self.tokenize(list(hypotheses)), wanted)
 
     def chunk_token_ids(
         self, token_ids: Sequence[int], chunk_tokens: int, chunk_overlap: int
@@ -268,11 +274,13 @@ class NliEngine:
         *,
         chunk_tokens: int | None = None,
         chunk_overlap: int = 0,
+        wanted: Sequence[Sequence[int]] | None = None,
     ) -> list[np.ndarray]:
         """Per text, [n_chunks, n_hypotheses, n_classes] logits over windows of the text.
 
         chunk_tokens defaults to (and is capped at) what fits beside the longest hypothesis,
-        so no chunk is truncated.
+        so no chunk is truncated. `wanted`: per text, the hypothesis indices to run on each of
+        its windows (the others are NaN); None: all.
         """
         fits = self.max_chunk_tokens(hypotheses)
         size = min(chunk_tokens, fits) if chunk_tokens else fits
@@ -287,7 +295,12 @@ class NliEngine:
             text: self.chunk_token_ids(token_ids[text], size, overlap) for text in unique_texts
         }
         flat = [chunk for text in texts for chunk in chunks[text]]
-        logits = self.premise_logits(flat, self.tokenize(list(hypotheses)))
+        flat_wanted = (
+            None
+            if wanted is None
+            else [wanted[i] for i, text in enumerate(texts) for _ in chunks[text]]
+        )
+        logits = self.premise_logits(flat, self.tokenize(list(hypotheses)), flat_wanted)
         results, offset = [], 0
         for text in texts:
             count = len(chunks[text])
@@ -296,14 +309,35 @@ class NliEngine:
         return results
 
     def premise_logits(
-        self, premises: Sequence[Sequence[int]], hypotheses: Sequence[Sequence[int]]
+        self,
+        premises: Sequence[Sequence[int]],
+        hypotheses: Sequence[Sequence[int]],
+        wanted: Sequence[Sequence[int]] | None = None,
     ) -> np.ndarray:
         """[n_premises, n_hypotheses, n_classes] logits for token-id premises and hypotheses.
 
-        Identical premises and identical hypotheses are computed once.
+        Identical premises and identical hypotheses are computed once. `wanted`: per premise,
+        the indices of the hypotheses to pair it with (a cascade's top k); the pairs not
+        wanted are not run and read NaN. None: every pair.
         """
         unique_premises = list(dict.fromkeys(tuple(p) for p in premises))
         unique_hypotheses = list(dict.fromkeys(tuple(h) for h in hypotheses))
+        premise_index = {premise: i for i, premise in enumerate(unique_premises)}
+        hypothesis_index = {hypothesis: i for i, hypothesis in enumerate(unique_hypotheses)}
+        rows = [premise_index[tuple(p)] for p in premises]
+        columns = [hypothesis_index[tuple(h)] for h in hypotheses]
+        if wanted is None:
+            needed = [
+                (p, h) for p in range(len(unique_premises)) for h in range(len(unique_hypotheses))
+            ]
+        else:
+            if len(wanted) != len(premises):
+                raise ValueError(f"wanted has {len(wanted)} rows for {len(premises)} premises")
+            needed = list(
+                dict.fromkeys(
+                    (rows[i], columns[j]) for i, indices in enumerate(wanted) for j in indices
+                )
+            )
         n_special = self._layout["n_special"]
 
         def pair_length(premise: tuple, hypothesis: tuple) -> int:
@@ -313,22 +347,18 @@ class NliEngine:
         # (length, premise index, hypothesis index) of every distinct pair, shortest first;
         # ids are built per mini-batch so memory stays at one batch of encodings.
         order = sorted(
-            (pair_length(premise, hypothesis), p, h)
-            for p, premise in enumerate(unique_premises)
-            for h, hypothesis in enumerate(unique_hypotheses)
+            (pair_length(unique_premises[p], unique_hypotheses[h]), p, h) for p, h in needed
         )
-        unique_logits = np.zeros(
-            (len(unique_premises), len(unique_hypotheses), self.n_classes), dtype=np.float32
+        unique_logits = np.full(
+            (len(unique_premises), len(unique_hypotheses), self.n_classes),
+            np.nan if wanted is not None else 0.0,
+            dtype=np.float32,
         )
         for batch in self._mini_batches(order):
             encoded = [self._pair(unique_premises[p], unique_hypotheses[h]) for _, p, h in batch]
             batch_logits = self._forward([ids for ids, _ in encoded], [t for _, t in encoded])
             for (_, p, h), row in zip(batch, batch_logits):
                 unique_logits[p, h] = row
-        premise_index = {premise: i for i, premise in enumerate(unique_premises)}
-        hypothesis_index = {hypothesis: i for i, hypothesis in enumerate(unique_hypotheses)}
-        rows = [premise_index[tuple(p)] for p in premises]
-        columns = [hypothesis_index[tuple(h)] for h in hypotheses]
         return (
             unique_logits[np.ix_(rows, columns)]
             if rows and columns

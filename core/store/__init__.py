@@ -2,7 +2,7 @@
 
 Tables (JSON columns are TEXT): projects, labels, imports, documents, runs,
 predictions (immutable, keyed by cache key), reviews (append-only),
-exports, trained_models, model_versions (+ model_pins),
+exports, trained_models, model_versions (+ model_pins), embeddings (derived vectors),
 schema_migrations. See migrations.py for the schema.
 """
 

@@ -70,8 +70,10 @@ class PredictionsMixin(StoreBase):
         device: str,
         dtype: str,
         n_documents: int,
+        dtype_reason: str = "",
     ) -> int:
-        """Log a run as 'running'; returns its id (pass it to write_predictions and finish_run)."""
+        """Log a run as 'running'; returns its id (pass it to write_predictions and finish_run).
+        dtype_reason says why the model runs in that precision (e.g. bf16 chosen by auto)."""
         if not technique:
             raise StoreError("start_run needs the technique's name.")
         try:
@@ -94,6 +96,7 @@ class PredictionsMixin(StoreBase):
                     "model_revision": model_revision,
                     "device": device,
                     "dtype": dtype,
+                    "dtype_reason": dtype_reason,
                     "status": "running",
                     "owner": process_identity(),
                     "started_at": utc_now(),

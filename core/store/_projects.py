@@ -77,6 +77,7 @@ class ProjectsMixin(StoreBase):
                 "DELETE FROM model_pins WHERE project_id = ?",
                 "DELETE FROM model_versions WHERE project_id = ?",
                 "DELETE FROM trained_models WHERE project_id = ?",
+                "DELETE FROM embeddings WHERE project_id = ?",
             ):
                 conn.execute(statement, [project_id])
 

@@ -336,3 +336,24 @@ def m006_model_versions(db: sqlite_utils.Database) -> None:
         ) STRICT
         """
     )
+
+
+@migration
+def m007_embeddings(db: sqlite_utils.Database) -> None:
+    """Document embeddings kept for good, so no process embeds a text twice with one model:
+    one row per (project, model key, text digest). model_key is "model id|revision|dtype|max
+    length"; digest is the 16-byte blake2b of the text; vector is `dim` little-endian float32.
+    Derived data: deleted with its project, recomputed when missing or malformed.
+    Also: why a run's precision was chosen (runs.dtype_reason)."""
+    db.execute(
+        """
+        CREATE TABLE embeddings (
+            project_id INTEGER NOT NULL REFERENCES projects (id),
+            model_key TEXT NOT NULL,
+            digest BLOB NOT NULL CHECK (length(digest) = 16),
+            vector BLOB NOT NULL,
+            PRIMARY KEY (project_id, model_key, digest)
+        ) STRICT, WITHOUT ROWID
+        """
+    )
+    db.table("runs").add_column("dtype_reason", str, not_null_default="")

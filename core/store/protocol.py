@@ -83,6 +83,7 @@ class SiftStore(Protocol):
         device: str,
         dtype: str,
         n_documents: int,
+        dtype_reason: str = "",
     ) -> int: ...
     def finish_run(
         self,
@@ -118,6 +119,14 @@ class SiftStore(Protocol):
     def latest_cache_keys(self, project_id: int) -> dict[str, str]: ...
     def prune_predictions(
         self, project_id: int, technique: str, *, keep_cache_keys: Sequence[str]
+    ) -> int: ...
+
+    # --- embeddings -----------------------------------------------------------------------------
+    def stored_embeddings(
+        self, project_id: int, model_key: str, digests: Sequence[bytes]
+    ) -> dict[bytes, bytes]: ...
+    def save_embeddings(
+        self, project_id: int, model_key: str, rows: Sequence[tuple[bytes, bytes]]
     ) -> int: ...
 
     # --- reviews --------------------------------------------------------------------------------

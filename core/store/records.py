@@ -99,6 +99,7 @@ class RunRecord:
     seconds: float | None
     error: str | None
     owner: str = ""  # "host:pid:process start time" of the process that started it
+    dtype_reason: str = ""  # why that precision ran (auto's choice and its probe check)
 
 
 @dataclass(frozen=True)

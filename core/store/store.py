@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.store._artifacts import ArtifactsMixin
 from core.store._documents import DocumentsMixin
+from core.store._embeddings import EmbeddingsMixin
 from core.store._predictions import PredictionsMixin
 from core.store._projects import ProjectsMixin
 from core.store._reviews import ReviewsMixin
@@ -17,7 +18,13 @@ from core.store.migrations import applied_migrations
 
 
 class Store(
-    ProjectsMixin, DocumentsMixin, PredictionsMixin, ReviewsMixin, ArtifactsMixin, VersionsMixin
+    ProjectsMixin,
+    DocumentsMixin,
+    PredictionsMixin,
+    EmbeddingsMixin,
+    ReviewsMixin,
+    ArtifactsMixin,
+    VersionsMixin,
 ):
     """Projects, labels, documents, runs, predictions, reviews, exports, trained models and
     learned configurations (model versions).

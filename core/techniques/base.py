@@ -41,17 +41,22 @@ class TextResult:
     scores: dict[str, float] | None
     evidence: list[Span] = field(default_factory=list)
     summary: str | None = None  # set by summarize-then-classify
+    # labels whose score came from a cheaper technique, not this one (zero-shot's cascade)
+    estimated: list[str] = field(default_factory=list)
 
     @property
     def abstained(self) -> bool:
         return self.scores is None
 
     def to_json(self) -> dict:
-        return {
+        data: dict[str, Any] = {
             "scores": self.scores,
             "evidence": [asdict(span) for span in self.evidence],
             "summary": self.summary,
         }
+        if self.estimated:  # absent otherwise: stored results keep their old shape
+            data["estimated"] = list(self.estimated)
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> TextResult:
@@ -59,6 +64,7 @@ class TextResult:
             scores=data.get("scores"),
             evidence=[Span(**span) for span in data.get("evidence") or []],
             summary=data.get("summary"),
+            estimated=list(data.get("estimated") or []),
         )
 
 
@@ -70,6 +76,21 @@ class ModelInfo:
     revision: str = ""  # commit hash or sha256 of the weights
     device: str = "cpu"
     dtype: str = ""
+    dtype_reason: str = ""  # why that precision ran (kept in the run log)
+
+    @classmethod
+    def of(cls, loaded: Any, **overrides: str) -> ModelInfo:
+        """The ModelInfo of a `core.models.loading.LoadedModel`, any field overridden."""
+        from core.models.precision import dtype_name
+
+        fields: dict[str, str] = {
+            "model_id": loaded.model_id,
+            "revision": loaded.revision,
+            "device": str(loaded.device),
+            "dtype": dtype_name(loaded.dtype),
+            "dtype_reason": loaded.dtype_reason,
+        }
+        return cls(**{**fields, **overrides})
 
 
 class Technique(ABC):

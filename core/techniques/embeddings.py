@@ -261,13 +261,7 @@ class Embeddings(Technique):
         return config
 
     def model_info(self) -> ModelInfo:
-        loaded = self.loaded
-        return ModelInfo(
-            model_id=loaded.model_id,
-            revision=loaded.revision,
-            device=str(loaded.device),
-            dtype=dtype_name(loaded.dtype),
-        )
+        return ModelInfo.of(self.loaded)
 
     def label_vectors(self, taxonomy: Taxonomy) -> np.ndarray:
         """(n_labels, dim) unit vectors standing for the labels, in taxonomy order."""

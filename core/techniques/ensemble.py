@@ -89,6 +89,7 @@ class Ensemble(Technique):
             revision="+".join(info.revision for info in infos if info.revision),
             device=next((info.device for info in infos if info.model_id), "cpu"),
             dtype=next((info.dtype for info in infos if info.dtype), ""),
+            dtype_reason=next((info.dtype_reason for info in infos if info.dtype_reason), ""),
         )
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:

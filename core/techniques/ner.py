@@ -170,7 +170,7 @@ class NER(Technique):
 
     def model_info(self) -> ModelInfo:
         ids, revisions = [], []
-        device, dtype = "cpu", ""
+        device, dtype, reason = "cpu", "", ""
         if "transformers" in self.backends:
             loaded = load_model(
                 "token-classification",
@@ -180,13 +180,17 @@ class NER(Technique):
             )
             ids.append(loaded.model_id)
             revisions.append(loaded.revision)
-            device, dtype = loaded.device, dtype_name(loaded.dtype)
+            device, dtype, reason = loaded.device, dtype_name(loaded.dtype), loaded.dtype_reason
         if "spacy" in self.backends:
             nlp = load_spacy(self.options.spacy_model)
             ids.append(f"spacy:{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}")
             revisions.append(str(nlp.meta.get("version", "")))
         return ModelInfo(
-            model_id=" + ".join(ids), revision=" + ".join(revisions), device=device, dtype=dtype
+            model_id=" + ".join(ids),
+            revision=" + ".join(revisions),
+            device=device,
+            dtype=dtype,
+            dtype_reason=reason,
         )
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:

@@ -123,7 +123,9 @@ class ModelOptions(TechniqueOptions):
 
     device: Device = runtime("auto", "where the model runs: auto picks cuda, then mps, then cpu")
     precision: Precision = runtime(
-        "fp32", "number format: auto is bf16/fp16 on a GPU and fp32 on a CPU"
+        "auto",
+        "number format: auto is bf16 on a GPU or a CPU with native bf16 (AMX/AVX512_BF16), "
+        "kept only if a probe set agrees with fp32; fp32 elsewhere",
     )
     batch_size: PositiveInt = runtime(32, "texts per forward pass")
 

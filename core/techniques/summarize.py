@@ -137,12 +137,15 @@ class Summarize(Technique):
                 precision=self.options.precision,
             )
         else:
-            loaded = load_sentence_encoder(SENTENCE_ENCODER, device=self.options.device)
-        return ModelInfo(
+            loaded = load_sentence_encoder(
+                SENTENCE_ENCODER, device=self.options.device, precision=self.options.precision
+            )
+        return ModelInfo.of(
+            loaded,
             model_id=_join(loaded.model_id, inner.model_id),
             revision=_join(loaded.revision, inner.revision),
-            device=loaded.device,
             dtype=_join(dtype_name(loaded.dtype), inner.dtype),
+            dtype_reason=_join(loaded.dtype_reason, inner.dtype_reason),
         )
 
     def summaries(self, texts: list[str]) -> list[Summary]:

@@ -123,14 +123,11 @@ class Supervised(Technique):
         return self._loaded
 
     def model_info(self) -> ModelInfo:
-        from core.models.loading import dtype_name
-
         loaded = self._encoder()
-        return ModelInfo(
+        return ModelInfo.of(
+            loaded,
             model_id=f"{loaded.model_id}+linear:{self.trained.fingerprint}",
             revision=f"{loaded.revision}+{self.trained.fingerprint}",
-            device=loaded.device,
-            dtype=dtype_name(loaded.dtype),
         )
 
     def predict(self, texts: list[str], taxonomy: Taxonomy) -> list[TextResult]:
