@@ -10,8 +10,16 @@ business texts and the rules + lexicon predictions of the real engine, then time
   cached    a new session with the caches left warm
   rerun     .run() again on an open session (what every click costs)
 
+With --refresh capped|uncapped, 40 reviews are added and a background thread runs the learning
+refresh (`core.learning.loop.learn`) over and over while the page is timed, each time from
+scratch (embedding cache and stored vectors dropped: the first refresh after a server
+restart, the worst case). "capped" first reserves a core for the page as the server does
+(`ui.background.leave_a_core_for_the_pages` -> `core.models.loading.reserve_cores(1)`);
+"uncapped" lets the refresh use every core (Sift before the cap).
+
     python -m bench.review_page                 # 20,000 documents
     python -m bench.review_page --docs 2000 --repeats 3
+    python -m bench.review_page --refresh capped
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -106,6 +115,40 @@ def build_project(db_path: Path, n_docs: int) -> int:
     return project.id
 
 
+def add_reviews(db_path: Path, project_id: int, per_label: int = 8) -> int:
+    """per_label reviews per topic, on documents that mention the topic's first word."""
+    from core.store import Store
+
+    store = Store(db_path)
+    added = 0
+    documents = store.get_documents(project_id, store.document_ids(project_id)[:5000])
+    for label, words in TOPICS.items():
+        matching = [doc for doc in documents if words[0] in doc.text][:per_label]
+        for doc in matching:
+            store.add_review(
+                project_id, doc.id, reviewer="bench", decision="correct", labels=[label]
+            )
+            added += 1
+    store.close()
+    return added
+
+
+def refresh_forever(db_path: Path, project_id: int, stop: threading.Event, busy: threading.Event):
+    """The background refresh, from scratch each time, until `stop`."""
+    from core.learning.loop import learn
+    from core.models import embedding_cache
+    from core.store import Store
+
+    store = Store(db_path)
+    while not stop.is_set():
+        embedding_cache.clear()
+        with store._write() as conn:  # bench only: forget the kept vectors too
+            conn.execute("DELETE FROM embeddings")
+        busy.set()
+        learn(store, project_id)
+    store.close()
+
+
 def open_review(project_id: int, n_docs: int):
     """A new AppTest session on the Review page; returns (seconds, AppTest).
 
@@ -132,6 +175,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=5, help="timed loads of each kind")
     parser.add_argument("--json", help="write every measurement to this JSON file")
+    parser.add_argument(
+        "--refresh",
+        choices=["none", "capped", "uncapped"],
+        default="none",
+        help="time the page while a learning refresh runs in the background",
+    )
     args = parser.parse_args(argv)
 
     if not (REPO / "pages" / "review.py").is_file():
@@ -148,6 +197,19 @@ def main(argv: list[str] | None = None) -> None:
 
         import streamlit as st
 
+        stop, busy = threading.Event(), threading.Event()
+        if args.refresh != "none":
+            print(f"{add_reviews(db_path, project_id)} reviews added", file=sys.stderr)
+            if args.refresh == "capped":
+                from core.models.loading import reserve_cores
+
+                print(f"model work capped to {reserve_cores(1)} thread(s)", file=sys.stderr)
+            worker = threading.Thread(
+                target=refresh_forever, args=(db_path, project_id, stop, busy), daemon=True
+            )
+            worker.start()
+            busy.wait()
+            time.sleep(2.0)  # into the embedding of the pool
         first, _ = open_review(project_id, args.docs)
         fresh, cached, rerun = [], [], []
         for _ in range(args.repeats):
@@ -160,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             at.run()
             rerun.append(time.perf_counter() - started)
+        stop.set()
     timings = {
         "first": [first],
         "fresh": fresh,
@@ -178,8 +241,9 @@ def main(argv: list[str] | None = None) -> None:
             f"median {target_s:.2f} s over {len(fresh)} loads",
         ]
     ]
+    during = "" if args.refresh == "none" else f", a {args.refresh} refresh running"
     text = (
-        f"### Review page ({args.docs:,} documents, rules + lexicon predictions)\n\n"
+        f"### Review page ({args.docs:,} documents, rules + lexicon predictions{during})\n\n"
         + markdown_table(["load", "n", "median s", "min s", "max s"], rows)
         + "\n\n"
         + markdown_table(["target", "verdict", "measured"], targets)
