@@ -145,8 +145,12 @@ def refresh_forever(db_path: Path, project_id: int, stop: threading.Event, busy:
         with store._write() as conn:  # bench only: forget the kept vectors too
             conn.execute("DELETE FROM embeddings")
         busy.set()
-        learn(store, project_id)
-    store.close()
+        try:
+            learn(store, project_id)
+        except RuntimeError:  # the interpreter shutting down under a refresh the bench left
+            if not stop.is_set():
+                raise
+            break
 
 
 def open_review(project_id: int, n_docs: int):

@@ -430,6 +430,7 @@ STORE_PERMISSIONS: dict[str, str] = {
             "abandoned_run_ids",
             "cached_document_ids",
             "stored_embeddings",
+            "embedding_model_keys",
             "get_predictions",
             "get_scores",
             "latest_cache_keys",

@@ -246,8 +246,8 @@ def diversity_vectors(
     store: SiftStore, project_id: int, table: PredictionTable, wanted
 ) -> np.ndarray | None:
     """(N, D) sentence embeddings for the documents at `wanted` (zeros elsewhere) when this
-    process already has them all (`core.models.embedding_cache.peek`), else None. Computes
-    nothing."""
+    process or the project's store already has them all (`core.models.embedding_cache.peek`),
+    else None. Computes nothing."""
     from core.models import embedding_cache
     from core.models.catalog import DEFAULT_EMBEDDING_MODEL
 
@@ -256,7 +256,9 @@ def diversity_vectors(
         return None
     ids = [table.document_ids[i] for i in wanted]
     texts = [doc.text for doc in store.get_documents(project_id, ids)]
-    embedded = embedding_cache.peek(DEFAULT_EMBEDDING_MODEL, texts)
+    embedded = embedding_cache.peek(
+        DEFAULT_EMBEDDING_MODEL, texts, store=store, project_id=project_id
+    )
     if embedded is None:
         return None
     vectors = np.zeros((len(table.document_ids), embedded.shape[1]), dtype=np.float32)

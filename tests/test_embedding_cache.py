@@ -246,3 +246,16 @@ def test_stored_vectors_go_with_their_project(db_path, encoder):
     assert len(store.stored_embeddings(project.id, key, digests)) == 2
     store.delete_project(project.id)
     assert store._scalar("SELECT count(*) FROM embeddings") == 0
+
+
+def test_peek_finds_vectors_kept_in_the_store_after_a_restart(db_path, encoder, forward_rows):
+    store = Store(db_path)
+    project, _, docs = _project_with_documents(store, TEXTS[:2])
+    document_embeddings(store, project.id, [doc.id for doc in docs])
+    embedding_cache.clear()  # a server restart
+    forward_rows.clear()
+    assert peek(DEFAULT_EMBEDDING_MODEL, TEXTS[:2]) is None  # not in this process
+    found = peek(DEFAULT_EMBEDDING_MODEL, TEXTS[:2], store=store, project_id=project.id)
+    assert found is not None and sum(forward_rows) == 0
+    np.testing.assert_allclose(found, encode(encoder, TEXTS[:2]), atol=1e-5)
+    assert peek(DEFAULT_EMBEDDING_MODEL, TEXTS, store=store, project_id=project.id) is None

@@ -171,19 +171,37 @@ def _write_stored(
         log.warning("embeddings not kept in the store (%s: %s)", type(error).__name__, error)
 
 
-def peek(model_id: str, texts: Sequence[str]) -> np.ndarray | None:
+def peek(
+    model_id: str, texts: Sequence[str], *, store=None, project_id: int | None = None
+) -> np.ndarray | None:
     """(len(texts), dim) vectors of `texts` already embedded by `model_id` in any precision or
     device (for uses where bf16 and fp32 vectors are interchangeable, such as the review
-    queue's diversity), or None unless every text is cached. Computes nothing."""
-    wanted = {_digest(text) for text in texts}
+    queue's diversity), from this process's memory or else, given `store` and `project_id`,
+    from the vectors kept there under one model key; None unless every text is found.
+    Computes nothing."""
+    if not texts:
+        return None
+    digests = [_digest(text) for text in texts]
+    wanted = set(digests)
     by_digest: dict[bytes, np.ndarray] = {}
     with _LOCK:
         for key, vector in _CACHE.items():
             if key[0] == model_id and key[-1] in wanted:
                 by_digest.setdefault(key[-1], vector)
-    if len(by_digest) < len(wanted) or not texts:
+    if len(by_digest) == len(wanted):
+        return np.stack([by_digest[digest] for digest in digests])
+    if store is None or project_id is None:
         return None
-    return np.stack([by_digest[_digest(text)] for text in texts])
+    for model_key in store.embedding_model_keys(project_id):
+        if not model_key.startswith(f"{model_id}|"):
+            continue
+        rows = store.stored_embeddings(project_id, model_key, list(wanted))
+        sizes = {len(blob) for blob in rows.values()}
+        if len(rows) == len(wanted) and len(sizes) == 1:
+            vectors = {d: np.frombuffer(blob, dtype="<f4") for d, blob in rows.items()}
+            if all(np.isfinite(v).all() for v in vectors.values()):
+                return np.stack([vectors[digest] for digest in digests]).astype(np.float32)
+    return None
 
 
 def document_embeddings(

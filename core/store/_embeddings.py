@@ -34,6 +34,15 @@ class EmbeddingsMixin(StoreBase):
                 found.update((bytes(digest), bytes(vector)) for digest, vector in rows)
         return found
 
+    def embedding_model_keys(self, project_id: int) -> list[str]:
+        """The model keys the project has vectors under (one per model, revision, dtype)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT model_key FROM embeddings WHERE project_id = ? ORDER BY 1",
+                [project_id],
+            )
+            return [row[0] for row in rows]
+
     def save_embeddings(
         self, project_id: int, model_key: str, rows: Sequence[tuple[bytes, bytes]]
     ) -> int:

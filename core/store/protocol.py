@@ -128,6 +128,7 @@ class SiftStore(Protocol):
     def save_embeddings(
         self, project_id: int, model_key: str, rows: Sequence[tuple[bytes, bytes]]
     ) -> int: ...
+    def embedding_model_keys(self, project_id: int) -> list[str]: ...
 
     # --- reviews --------------------------------------------------------------------------------
     def add_review(
