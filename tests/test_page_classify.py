@@ -77,6 +77,22 @@ def test_page_shows_the_device_and_precision_in_use(project):
     assert "Models run on **cpu** in **fp32**" in texts(at, "caption")
 
 
+def test_where_the_cpu_has_bf16_the_page_and_the_run_say_so_and_why(store, project, monkeypatch):
+    monkeypatch.setenv("SIFT_CPU_BF16", "1")
+    at = open_classify(project)
+    caption = texts(at, "caption")
+    assert "in **bf16** if it agrees with fp32 on a probe set at load" in caption
+    assert "auto on a CPU with native bf16" in caption
+    job = run(at, ["embeddings"])
+    assert job.error is None
+    [outcome] = job.outcomes
+    assert outcome.dtype == "bf16" and "probe cosine to fp32" in outcome.dtype_reason
+    [record] = [r for r in store.list_runs(project.id) if r.technique == "embeddings"]
+    assert record.dtype_reason == outcome.dtype_reason  # kept in the run log
+    [table] = [df.value for df in at.dataframe if "Precision" in df.value.columns]
+    assert table["Precision"].tolist() == [outcome.dtype_reason]
+
+
 def test_page_without_labels_points_to_the_taxonomy(store):
     bare = store.create_project("bare")
     at = open_classify(bare)
