@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, str] = {  # permission -> what it allows, for messages
     "export": "export datasets",
     "evaluate": "see evaluation metrics",
     "train": "learn from reviews now, pin or roll back the learned versions",
+    # admins only: a reviewer settling disputes over their own labels would not be a check
+    "adjudicate": "record the final label of a document its reviewers disagree on",
 }
 
 ROLES: dict[str, frozenset[str]] = {  # role -> its permissions; each role includes the last
@@ -436,6 +438,8 @@ STORE_PERMISSIONS: dict[str, str] = {
             "latest_cache_keys",
             "current_review",
             "current_reviews",
+            "reviewer_opinions",
+            "disputed_document_ids",
             "review_history",
             "flagged_document_ids",
             "count_reviews",
@@ -475,6 +479,7 @@ STORE_PERMISSIONS: dict[str, str] = {
     "undo_review": "review",
     "undo_last_review": "review",
     "undo_last_action": "review",
+    "adjudicate": "adjudicate",
     "record_export": "export",
     "save_trained_model": "train",
 }

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # --- where a row's labels came from (the `label_source` column) -------------------------------
 REVIEWED = "reviewed"  # a reviewer accepted or corrected them
-ADJUDICATED = "adjudicated"  # settled between reviewers; reserved: no review records one yet
+ADJUDICATED = "adjudicated"  # settled between reviewers: the current review is an adjudication
 MACHINE = "machine"  # the ensemble's suggestion, nobody reviewed the document
 NO_LABEL = "none"  # nobody reviewed it and no technique suggested a label
 LABEL_SOURCES = (REVIEWED, ADJUDICATED, MACHINE, NO_LABEL)
@@ -130,9 +130,9 @@ def build_rows(
             continue
         i = table.index_of(doc.id)
         if review is not None:
-            # An adjudication review kind (ADJUDICATED) will come with teams; today every
-            # current review is one reviewer's accept or correct.
-            labels, source = list(review.labels), REVIEWED
+            # current_reviews prefers an adjudication (the final word) over plain reviews
+            labels = list(review.labels)
+            source = ADJUDICATED if review.decision == "adjudicate" else REVIEWED
         else:
             labels = list(table.suggested_labels(i))
             source = MACHINE if labels else NO_LABEL

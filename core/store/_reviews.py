@@ -3,7 +3,12 @@
 Nothing here updates or deletes a review (the database refuses to, see
 migrations.py). The state of a document is computed from its log:
 
-- current review: its latest 'accept'/'correct' that no 'undo' retracts;
+- current review: its latest 'adjudicate' that no 'undo' retracts, else its latest
+  'accept'/'correct' that no 'undo' retracts (an adjudication is the final word: later
+  ordinary reviews are second opinions, they do not replace it);
+- a reviewer's opinion: their latest unretracted 'accept'/'correct' of the document;
+- disputed: two reviewers' opinions differ (as label sets) and no unretracted
+  adjudication came after all of them;
 - flagged: its latest unretracted 'flag'/'unflag' is a 'flag'.
 """
 
@@ -19,11 +24,19 @@ from core.store.connection import dumps, loads, utc_now
 from core.store.errors import DocumentNotFound, ReviewConflict, StoreError
 from core.store.records import UNSET, Review, _Unset
 
-DECISIONS = ("accept", "correct", "skip", "flag", "unflag", "undo")
-LABELLING_DECISIONS = ("accept", "correct")  # the ones that give a document its labels
+DECISIONS = ("accept", "correct", "skip", "flag", "unflag", "undo", "adjudicate")
+# the ones that give a document its labels
+LABELLING_DECISIONS = ("accept", "correct", "adjudicate")
+OPINION_DECISIONS = ("accept", "correct")  # one reviewer's own opinion of a document
 _ITEM_KEYS = {"document_id", "decision", "labels", "shown", "note", "expected_current"}
 
 _NOT_RETRACTED = "NOT EXISTS (SELECT 1 FROM reviews AS u WHERE u.undoes = r.id)"
+
+# The current review of each document (alias r): adjudications rank before every other
+# labelling review, then newest first. Used with "row_number() OVER (PARTITION BY
+# document_id ORDER BY {_CURRENT_ORDER})".
+_CURRENT_ORDER = "(decision = 'adjudicate') DESC, id DESC"
+_LABELLING = "decision IN ('accept', 'correct', 'adjudicate')"
 
 _INSERT_REVIEW = """
     INSERT INTO reviews (project_id, document_id, reviewer, created_at, decision, labels,
@@ -180,13 +193,15 @@ class ReviewsMixin(StoreBase):
             ]
 
     def current_reviews(self, project_id: int) -> dict[str, Review]:
-        """document_id -> its current review (latest accept/correct not undone)."""
+        """document_id -> its current review (latest adjudication not undone, else latest
+        accept/correct not undone)."""
         with self._read():
             self._require_project(project_id)
             rows = self._rows(
                 "SELECT * FROM ("
-                "  SELECT r.*, row_number() OVER (PARTITION BY document_id ORDER BY id DESC) AS nth"
-                "  FROM reviews AS r WHERE project_id = ? AND decision IN ('accept', 'correct')"
+                "  SELECT r.*, row_number() OVER"
+                f"   (PARTITION BY document_id ORDER BY {_CURRENT_ORDER}) AS nth"
+                f"  FROM reviews AS r WHERE project_id = ? AND {_LABELLING}"
                 f" AND {_NOT_RETRACTED}"
                 ") WHERE nth = 1 ORDER BY id",
                 [project_id],
@@ -197,10 +212,91 @@ class ReviewsMixin(StoreBase):
         """The document's current review, or None if it has none."""
         row = self._row(
             "SELECT * FROM reviews AS r WHERE project_id = ? AND document_id = ? "
-            f"AND decision IN ('accept', 'correct') AND {_NOT_RETRACTED} ORDER BY id DESC LIMIT 1",
+            f"AND {_LABELLING} AND {_NOT_RETRACTED} ORDER BY {_CURRENT_ORDER} LIMIT 1",
             [project_id, document_id],
         )
         return None if row is None else _review(row)
+
+    def reviewer_opinions(
+        self, project_id: int, document_id: str | None = None
+    ) -> dict[str, dict[str, Review]]:
+        """{document_id: {reviewer: their opinion}}: each reviewer's latest accept/correct of
+        each document (of one document, or of the project) that no undo retracts.
+        Adjudications are not opinions; documents nobody labelled are absent."""
+        only, params = "", [project_id]
+        if document_id is not None:
+            only, params = " AND document_id = ?", [project_id, document_id]
+        with self._read():
+            self._require_project(project_id)
+            rows = self._rows(
+                "SELECT * FROM ("
+                "  SELECT r.*, row_number() OVER"
+                "   (PARTITION BY document_id, reviewer ORDER BY id DESC) AS nth"
+                "  FROM reviews AS r WHERE project_id = ?"
+                f"  AND decision IN ('accept', 'correct') AND {_NOT_RETRACTED}{only}"
+                ") WHERE nth = 1 ORDER BY id",
+                params,
+            )
+        opinions: dict[str, dict[str, Review]] = {}
+        for row in rows:
+            opinions.setdefault(row["document_id"], {})[row["reviewer"]] = _review(row)
+        return opinions
+
+    def disputed_document_ids(self, project_id: int) -> set[str]:
+        """Documents whose reviewers' opinions differ (compared as label sets) with no
+        unretracted adjudication after the newest of those opinions."""
+        with self._read():
+            opinions = self.reviewer_opinions(project_id)
+            settled = {
+                row["document_id"]: row["last"]
+                for row in self._rows(
+                    "SELECT document_id, max(id) AS last FROM reviews AS r WHERE project_id = ?"
+                    f" AND decision = 'adjudicate' AND {_NOT_RETRACTED} GROUP BY document_id",
+                    [project_id],
+                )
+            }
+        disputed = set()
+        for document_id, by_reviewer in opinions.items():
+            if len({frozenset(review.labels) for review in by_reviewer.values()}) < 2:
+                continue
+            newest = max(review.id for review in by_reviewer.values())
+            if settled.get(document_id, 0) < newest:
+                disputed.add(document_id)
+        return disputed
+
+    def adjudicate(
+        self,
+        project_id: int,
+        document_id: str,
+        *,
+        reviewer: str,
+        labels: Sequence[str],
+        note: str = "",
+        expected_current: int | None | _Unset = UNSET,
+    ) -> Review:
+        """Record the final label(s) of a document (an 'adjudicate' review): from now on its
+        current review, whatever plain reviews come later, until undone or adjudicated again.
+
+        A method of its own (not add_review's decision) so it takes its own permission.
+        expected_current: as add_review's (ReviewConflict when the current review changed)."""
+        item = {
+            "document_id": document_id,
+            "decision": "adjudicate",
+            "labels": labels,
+            "note": note,
+            "expected_current": expected_current,
+        }
+        with self._write():
+            label_names = set(self._label_names_of(project_id))
+            return self._append_review(
+                project_id,
+                item,
+                reviewer,
+                label_names,
+                where="",
+                action=_new_action(),
+                adjudicating=True,
+            )
 
     def review_history(self, project_id: int, document_id: str | None = None) -> list[Review]:
         """Every review (of one document, or of the project), oldest first."""
@@ -248,8 +344,8 @@ class ReviewsMixin(StoreBase):
             return self._scalar(
                 "SELECT count(*) FROM ("
                 "  SELECT labels,"
-                "    row_number() OVER (PARTITION BY document_id ORDER BY id DESC) AS nth"
-                "  FROM reviews AS r WHERE project_id = ? AND decision IN ('accept', 'correct')"
+                f"    row_number() OVER (PARTITION BY document_id ORDER BY {_CURRENT_ORDER}) AS nth"
+                f"  FROM reviews AS r WHERE project_id = ? AND {_LABELLING}"
                 f"  AND {_NOT_RETRACTED}"
                 ") WHERE nth = 1 AND labels != '[]'",
                 [project_id],
@@ -270,9 +366,9 @@ class ReviewsMixin(StoreBase):
             self._require_project(project_id)
             return self._scalar(
                 "SELECT count(*) FROM reviews AS r WHERE project_id = ? AND id > ? AND ("
-                "decision IN ('accept', 'correct') OR (decision = 'undo' AND EXISTS ("
+                f"{_LABELLING} OR (decision = 'undo' AND EXISTS ("
                 "SELECT 1 FROM reviews AS o WHERE o.id = r.undoes "
-                "AND o.decision IN ('accept', 'correct'))))",
+                "AND o.decision IN ('accept', 'correct', 'adjudicate'))))",
                 [project_id, since_review_id],
             )
 
@@ -282,7 +378,7 @@ class ReviewsMixin(StoreBase):
             self._require_project(project_id)
             return self._scalar(
                 "SELECT count(DISTINCT document_id) FROM reviews AS r WHERE project_id = ? "
-                f"AND decision IN ('accept', 'correct') AND {_NOT_RETRACTED}",
+                f"AND {_LABELLING} AND {_NOT_RETRACTED}",
                 [project_id],
             )
 
@@ -304,6 +400,7 @@ class ReviewsMixin(StoreBase):
         *,
         where: str,
         action: str,
+        adjudicating: bool = False,
     ) -> Review:
         """Validate one review and insert it; must run inside a write transaction."""
         _check_reviewer(reviewer)
@@ -317,10 +414,14 @@ class ReviewsMixin(StoreBase):
         note = item.get("note") or ""
         if decision == "undo":
             raise StoreError(f"{where}to undo a review use undo_review() or undo_last_review().")
+        if decision == "adjudicate" and not adjudicating:
+            raise StoreError(
+                f"{where}record an adjudication with adjudicate(): it takes its own permission."
+            )
         if decision not in DECISIONS:
             raise StoreError(
                 f"{where}unknown decision {decision!r}; use one of "
-                f"{', '.join(d for d in DECISIONS if d != 'undo')}."
+                f"{', '.join(d for d in DECISIONS if d not in ('undo', 'adjudicate'))}."
             )
         if not self._has_document(project_id, document_id):
             raise DocumentNotFound(f"{where}project {project_id} has no document {document_id!r}.")

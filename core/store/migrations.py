@@ -357,3 +357,60 @@ def m007_embeddings(db: sqlite_utils.Database) -> None:
         """
     )
     db.table("runs").add_column("dtype_reason", str, not_null_default="")
+
+
+@migration
+def m008_reviews_adjudicate(db: sqlite_utils.Database) -> None:
+    """Allow the decision 'adjudicate': the final label(s) a permitted user records for a
+    document whose reviewers disagree.
+
+    Why a table rebuild rather than a side column or table: the decision is what every query
+    and the CHECK already key on, and an adjudication is a review like the others (undone by
+    an 'undo', shown in the history, exported). SQLite cannot alter a CHECK, so the table is
+    rebuilt the way https://www.sqlite.org/lang_altertable.html#otheralter describes, inside
+    this migration's one transaction (PRAGMA foreign_keys cannot be switched off there, so
+    the old table is renamed first: its self-reference (undoes) follows the rename, the new
+    table's rows are copied in id order so each undo's target is already there, and dropping
+    the old table breaks no reference). Ids, the AUTOINCREMENT counter (ids are never
+    reused), every index and the append-only triggers are kept.
+    """
+    conn = db.conn
+    extras = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'reviews' "
+        "AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+    ).fetchall()
+    for kind, name, _sql in extras:  # names are global: free them for the new table
+        conn.execute(f'DROP {kind.upper()} "{name}"')
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'reviews'").fetchone()
+    conn.execute("ALTER TABLE reviews RENAME TO reviews_before_m008")
+    conn.execute(
+        """
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: order of ids = order of actions
+            project_id INTEGER NOT NULL REFERENCES projects (id),
+            document_id TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN
+                ('accept', 'correct', 'skip', 'flag', 'unflag', 'undo', 'adjudicate')),
+            labels TEXT NOT NULL DEFAULT '[]',  -- [label name, ...]
+            shown TEXT,  -- {"labels": [...], "scores": {...}, "run_ids": [...]}: what was seen
+            undoes INTEGER REFERENCES reviews (id),  -- for 'undo': the review it retracts
+            note TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL DEFAULT '',
+            CHECK ((decision = 'undo') = (undoes IS NOT NULL)),
+            FOREIGN KEY (project_id, document_id) REFERENCES documents (project_id, id)
+        ) STRICT
+        """
+    )
+    columns = "id, project_id, document_id, reviewer, created_at, decision, labels, shown, "
+    columns += "undoes, note, action"
+    conn.execute(
+        f"INSERT INTO reviews ({columns}) SELECT {columns} FROM reviews_before_m008 ORDER BY id"
+    )
+    conn.execute("DROP TABLE reviews_before_m008")
+    if seq is not None:
+        conn.execute("DELETE FROM sqlite_sequence WHERE name IN ('reviews', 'reviews_before_m008')")
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('reviews', ?)", [seq[0]])
+    for _kind, _name, sql in extras:
+        conn.execute(sql)

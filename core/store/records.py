@@ -111,7 +111,7 @@ class Review:
     document_id: str
     reviewer: str
     created_at: str
-    decision: str  # "accept" | "correct" | "skip" | "flag" | "unflag" | "undo"
+    decision: str  # "accept" | "correct" | "skip" | "flag" | "unflag" | "undo" | "adjudicate"
     labels: tuple[str, ...]
     # the suggestion the reviewer saw, e.g. {"labels": [...], "scores": {...}, "run_ids": [...]}
     shown: dict[str, Any] | None
