@@ -223,9 +223,11 @@ class ReviewsMixin(StoreBase):
         """{document_id: {reviewer: their opinion}}: each reviewer's latest accept/correct of
         each document (of one document, or of the project) that no undo retracts.
         Adjudications are not opinions; documents nobody labelled are absent."""
-        only, params = "", [project_id]
+        only = ""
+        params: list[Any] = [project_id]
         if document_id is not None:
-            only, params = " AND document_id = ?", [project_id, document_id]
+            only = " AND document_id = ?"
+            params.append(document_id)
         with self._read():
             self._require_project(project_id)
             rows = self._rows(
