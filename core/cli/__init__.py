@@ -2,7 +2,7 @@
 
 common.py    exit codes, CliError, opening the store and the project, the ingest flags
 commands.py  one function per command (projects, create, taxonomy, ingest, classify, export,
-             train, versions, stats, backup)
+             train, versions, stats, agreement, backup)
 ray.py       classify --engine ray and import-predictions, over core.scale
 parser.py    the argparse tree; `classify --help` lists every technique's typed options
 

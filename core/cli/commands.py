@@ -345,6 +345,42 @@ def cmd_stats(args) -> int:
     return EXIT_OK
 
 
+def cmd_agreement(args) -> int:
+    """Inter-reviewer agreement (core.evaluation.agreement) as a table, or JSON."""
+    from core.evaluation.agreement import project_agreement
+
+    store = open_store(args)
+    project = find_project(store, args.project)
+    result = project_agreement(store, project.id)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        return EXIT_OK
+    print(
+        f"{result.n_multi} documents with reviews by 2 or more reviewers "
+        f"({result.n_reviewed} reviewed; reviewers: {printable(', '.join(result.reviewers))})"
+    )
+    if not result.n_multi:
+        print("no agreement to measure yet: ask a second reviewer to review the same documents")
+        return EXIT_OK
+
+    def number(value) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    print(f"{'label':24} {'kappa':>7} {'alpha':>7} {'agree':>7} {'docs':>6} {'differ':>6}")
+    for row in result.rows():
+        print(
+            f"{printable(row.label)[:24]:24} {number(row.kappa):>7} {number(row.alpha):>7} "
+            f"{number(row.percent):>7} {row.n_documents:>6} {row.n_disagreements:>6}"
+        )
+    for pair in result.pairs:
+        print(
+            f"pair {printable(pair.reviewer_a)} / {printable(pair.reviewer_b)}: "
+            f"{pair.n_documents} documents, kappa {number(pair.kappa)}, "
+            f"same labels {number(pair.percent)}"
+        )
+    return EXIT_OK
+
+
 def cmd_backup(args) -> int:
     """A consistent copy of the whole database, safe while the app is writing."""
     from datetime import UTC, datetime

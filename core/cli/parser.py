@@ -202,6 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=commands.cmd_versions)
 
+    p = sub.add_parser(
+        "agreement",
+        help="agreement between reviewers: kappa and alpha per label and overall",
+        description="Each reviewer's opinion of a document is their latest accept/correct not "
+        "undone; documents with opinions from two or more reviewers are compared. Per label "
+        "(present or absent): Cohen's kappa, the mean over pairs of reviewers, and "
+        "Krippendorff's alpha (nominal). Overall: the same on whole label sets. Undefined "
+        "values (no variation) print as n/a.",
+    )
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true", help="also the pairs and disagreeing documents")
+    p.set_defaults(func=commands.cmd_agreement)
+
     p = sub.add_parser("stats", help="counts of documents, reviews, runs and labels")
     p.add_argument("project")
     p.add_argument("--json", action="store_true")
