@@ -446,6 +446,7 @@ STORE_PERMISSIONS: dict[str, str] = {
             "count_labelled_reviews",
             "review_watermark",
             "count_label_changes",
+            "lookup_documents",
             "list_exports",
             "latest_trained_model",
             "trained_model_history",
@@ -476,6 +477,7 @@ STORE_PERMISSIONS: dict[str, str] = {
     "save_embeddings": "classify",
     "add_review": "review",
     "add_reviews": "review",
+    "import_reviews": "review",  # the Upload page also requires "upload"
     "undo_review": "review",
     "undo_last_review": "review",
     "undo_last_action": "review",

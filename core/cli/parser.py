@@ -158,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=commands.cmd_import_predictions)
 
+    from core.cli.reviews_import import add_parser as add_import_reviews
+
+    add_import_reviews(sub)  # import-reviews: annotations made elsewhere, as reviews
+
     from core.export import FORMATS, TEST_SPLIT_HELP
 
     p = sub.add_parser("export", help="export documents with their current labels")

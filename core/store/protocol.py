@@ -181,6 +181,19 @@ class SiftStore(Protocol):
     def count_reviews(self, project_id: int) -> int: ...
     def review_watermark(self, project_id: int) -> int: ...
     def count_label_changes(self, project_id: int, since_review_id: int) -> int: ...
+    # reviews brought in from a file, with the documents they need (_review_imports.py)
+    def lookup_documents(self, project_id: int, keys: Sequence[str]) -> dict[str, list[str]]: ...
+    def import_reviews(
+        self,
+        project_id: int,
+        documents: Sequence[Document],
+        reviews: Sequence[tuple[str, Sequence[dict]]],
+        *,
+        filename: str,
+        format: str,
+        sha256: str,
+        by: str = "",
+    ) -> tuple[ImportSummary | None, list[Review]]: ...
 
     # --- what the project produced: exports, trained models, learned versions --------------
     def record_export(

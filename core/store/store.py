@@ -11,6 +11,7 @@ from core.store._documents import DocumentsMixin
 from core.store._embeddings import EmbeddingsMixin
 from core.store._predictions import PredictionsMixin
 from core.store._projects import ProjectsMixin
+from core.store._review_imports import ReviewImportsMixin
 from core.store._reviews import ReviewsMixin
 from core.store._versions import VersionsMixin
 from core.store.errors import StoreError
@@ -18,6 +19,7 @@ from core.store.migrations import applied_migrations
 
 
 class Store(
+    ReviewImportsMixin,  # first: it extends DocumentsMixin and ReviewsMixin
     ProjectsMixin,
     DocumentsMixin,
     PredictionsMixin,
