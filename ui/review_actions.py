@@ -2,8 +2,10 @@
 
 A callback runs before the page is drawn again, so the next document appears at once. What
 the reviewer saw (the queue item, with its suggestion snapshot, and the id of the
-document's current review) is bound into the callback's arguments when the button is
-drawn, so a review made by someone else in between is caught as a ReviewConflict.
+document's current review when the document was first shown: ui.review_conflicts) is bound
+into the callback's arguments when the button is drawn, so a review made by someone else in
+between is caught as a ReviewConflict, and the reviewer chooses: keep theirs, keep mine as
+a second opinion, or (with the adjudicate permission) make mine the final label.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import streamlit as st
 
 from core.review_queue import QueueItem, review_decision
 from core.store import UNSET, ReviewConflict, StoreError
+from ui.auth import can
 from ui.learning import schedule_refresh
+from ui.review_conflicts import BATCH_CONFLICT, batch_conflicts, forget_seen
 from ui.review_format import plural
 from ui.review_queue_ui import current_review_pass, flash, prediction_table
 from ui.session import get_store, reviewer_name
 
 CONFLICT = "_review_conflict"  # the review that hit a ReviewConflict, and theirs
 CORRECTION = "review_correct_labels"  # the correction multiselect's key
+NOTE = "review_note"  # the note / flag reason box: saved with the next review (reviews.note)
 
 
 @dataclass(frozen=True)
@@ -57,16 +62,28 @@ def move(step: int) -> None:
 
 
 def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
+    note = str(st.session_state.get(NOTE) or "").strip()  # a comment, or a flag's reason
     try:
-        get_store().add_review(
-            view.project_id,
-            view.document_id,
-            reviewer=reviewer_name(),
-            decision=decision,
-            labels=list(labels),
-            shown=view.item.shown(),
-            expected_current=expected_current,
-        )
+        if decision == "adjudicate":
+            get_store().adjudicate(
+                view.project_id,
+                view.document_id,
+                reviewer=reviewer_name(),
+                labels=list(labels),
+                note=note,
+                expected_current=expected_current,
+            )
+        else:
+            get_store().add_review(
+                view.project_id,
+                view.document_id,
+                reviewer=reviewer_name(),
+                decision=decision,
+                labels=list(labels),
+                shown=view.item.shown(),
+                note=note,
+                expected_current=expected_current,
+            )
     except ReviewConflict as exc:
         st.session_state[CONFLICT] = {
             "document_id": view.document_id,
@@ -80,6 +97,9 @@ def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
         flash("error", str(exc))
         return False
     st.session_state.pop(CONFLICT, None)
+    st.session_state[NOTE] = ""  # saved with this review; the next one starts empty
+    if decision in ("accept", "correct", "adjudicate"):
+        forget_seen()
     schedule_refresh(view.project_id)
     return True
 
@@ -127,6 +147,7 @@ def on_undo(project_id: int) -> None:
     if not undos:
         flash("info", f"Nothing to undo: {reviewer_name()} has no review left to take back.")
         return
+    forget_seen()
     schedule_refresh(project_id)
     review_pass = current_review_pass()
     if len(undos) > 1:
@@ -156,40 +177,113 @@ def on_toggle_label(label: str, multi_label: bool) -> None:
 
 
 def on_conflict_keep() -> None:
+    """Take theirs: save nothing, move on."""
     conflict = st.session_state.pop(CONFLICT, None)
-    flash("info", "Kept the other reviewer's decision.")
+    forget_seen()
+    flash("info", "Kept the other reviewer's decision; yours was not saved.")
     if conflict:
         _advance(conflict["document_id"])
 
 
 def on_conflict_overwrite(view: Displayed) -> None:
+    """Keep mine as a second opinion: saved against the review that is current now (it
+    becomes the current review unless that one is an adjudication; both stay in the history,
+    and differing opinions show on the Adjudicate page)."""
     conflict = st.session_state.get(CONFLICT)
     if not conflict:
         return
     theirs = conflict["theirs"]
+    decision = conflict["decision"]
+    if decision == "adjudicate":  # an adjudication that conflicted: saved as an opinion
+        decision = review_decision(conflict["labels"], view.suggested)
     if _save(
         view,
-        conflict["decision"],
+        decision,
         conflict["labels"],
         expected_current=theirs.id if theirs is not None else None,
     ):
-        flash("success", f"Saved yours: {', '.join(conflict['labels']) or 'no labels'}")
+        flash("success", f"Saved yours too: {', '.join(conflict['labels']) or 'no labels'}")
+        _advance(view.document_id)
+
+
+def on_conflict_adjudicate(view: Displayed) -> None:
+    """Make mine the final label (an adjudication), against the review current now."""
+    conflict = st.session_state.get(CONFLICT)
+    if not conflict or not can("adjudicate"):
+        return
+    theirs = conflict["theirs"]
+    if _save(
+        view,
+        "adjudicate",
+        conflict["labels"],
+        expected_current=theirs.id if theirs is not None else None,
+    ):
+        flash("success", f"Final label: {', '.join(conflict['labels']) or 'no labels'}")
         _advance(view.document_id)
 
 
 def save_many(store, project_id: int, items: list[dict], *, what: str) -> bool:
-    """One add_reviews call: one transaction, all or nothing."""
+    """One add_reviews call: one transaction, all or nothing. When a document's review
+    changed since the reviewer saw it, nothing is saved and the batch waits (BATCH_CONFLICT)
+    for the reviewer's choice (ui.review_table draws it)."""
     try:
         store.add_reviews(project_id, items, reviewer=reviewer_name())
     except ReviewConflict as exc:
-        flash("error", f"Nothing was saved: {exc} Refresh the queue and try again.")
+        conflicts = batch_conflicts(store, project_id, items)
+        if not conflicts:  # changed back in between: report what the store said
+            flash("error", f"Nothing was saved: {exc} Try again.")
+            return False
+        st.session_state[BATCH_CONFLICT] = {
+            "project_id": project_id,
+            "items": items,
+            "what": what,
+            "conflicts": conflicts,
+        }
         return False
     except StoreError as exc:
         flash("error", f"Nothing was saved: {exc}")
         return False
+    st.session_state.pop(BATCH_CONFLICT, None)
     flash("success", f"{plural(len(items), 'document')} {what}")
     schedule_refresh(project_id)
     review_pass = current_review_pass()
     if review_pass is not None:
         review_pass.seen.update(item["document_id"] for item in items)
     return True
+
+
+def on_batch_second_opinions(store) -> None:
+    """Save the whole batch, the conflicting documents' reviews as second opinions (each
+    against the review current now)."""
+    pending = st.session_state.get(BATCH_CONFLICT)
+    if not pending:
+        return
+    now = {item["document_id"]: review for item, review in pending["conflicts"]}
+    items = [
+        {
+            **item,
+            "expected_current": now[item["document_id"]].id if now[item["document_id"]] else None,
+        }
+        if item["document_id"] in now
+        else item
+        for item in pending["items"]
+    ]
+    save_many(store, pending["project_id"], items, what=pending["what"])
+
+
+def on_batch_take_theirs(store) -> None:
+    """Keep the other reviewers' decisions on the conflicting documents; save the rest."""
+    pending = st.session_state.pop(BATCH_CONFLICT, None)
+    if not pending:
+        return
+    conflicting = {item["document_id"] for item, _ in pending["conflicts"]}
+    rest = [item for item in pending["items"] if item["document_id"] not in conflicting]
+    if rest:
+        save_many(store, pending["project_id"], rest, what=pending["what"])
+    else:
+        flash("info", "Kept the other reviewers' decisions; nothing of yours was saved.")
+
+
+def on_batch_cancel() -> None:
+    st.session_state.pop(BATCH_CONFLICT, None)
+    flash("info", "Nothing was saved.")

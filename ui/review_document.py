@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.predictions import ENSEMBLE, latest_results
 from core.review_queue import ReviewPass
+from ui.auth import can
 from ui.charts import technique_scores_chart
 from ui.highlight import (
     entity_kinds,
@@ -18,9 +19,11 @@ from ui.markdown import md
 from ui.review_actions import (
     CONFLICT,
     CORRECTION,
+    NOTE,
     Displayed,
     move,
     on_accept,
+    on_conflict_adjudicate,
     on_conflict_keep,
     on_conflict_overwrite,
     on_flag,
@@ -29,8 +32,10 @@ from ui.review_actions import (
     on_toggle_label,
     on_undo,
 )
+from ui.review_conflicts import changed_since, seen_current
 from ui.review_format import meta_rows, plural, summary_worth_showing, viewer_time
 from ui.review_queue_ui import WALK_KEY, new_pass
+from ui.session import reviewer_name
 
 FORM_DOCUMENT = "_review_form_document"  # the document the correction widget was filled for
 SHORTCUT_LABELS = 9  # "1".."9" toggle the first nine labels
@@ -45,19 +50,32 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
         return
     doc = store.get_documents(project.id, [item.document_id])[0]
     evidence, summary = _evidence(store, project.id, doc.id)
+    suggestions = settings.get("show_suggestions", True)  # core.review_settings
+    if not suggestions:  # hidden against anchoring: the evidence colours are votes too
+        evidence = []
     current = store.current_review(project.id, doc.id)
     history = store.review_history(project.id, doc.id)
     view = Displayed(
         project_id=project.id,
         item=item,
-        expected_current=current.id if current else None,
+        # as first shown to this reviewer: a rerun (a key press) must not re-read it
+        expected_current=seen_current(project.id, doc.id, current),
         flagged=doc.id in store.flagged_document_ids(project.id, [doc.id]),
         multi_label=settings["multi_label"],
     )
     # A new document (or the widget was not drawn last run, so its state is gone): fill it.
     if st.session_state.get(FORM_DOCUMENT) != doc.id or CORRECTION not in st.session_state:
         st.session_state[FORM_DOCUMENT] = doc.id
-        st.session_state[CORRECTION] = list(current.labels if current else view.suggested)
+        st.session_state[NOTE] = ""
+        # k > 1: start from this reviewer's own labels, never another reviewer's
+        own = (
+            current
+            if current
+            and (settings.get("reviews_wanted", 1) == 1 or current.reviewer == reviewer_name())
+            else None
+        )
+        fill = own.labels if own else (view.suggested if suggestions else ())
+        st.session_state[CORRECTION] = list(fill)
 
     colours = label_colours(taxonomy)
     left, right = st.columns([3, 2], gap="large")
@@ -69,7 +87,7 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
             + (f" · {md(where)}" if where else "")
         )
         _render_status(current, view.flagged)
-        _render_conflict(view)
+        _render_conflict(view, history)
         _render_meta(doc.meta)
         shown_kinds = _entity_kind_picker(doc.id, evidence)
         render_highlighted_text(doc.text, without_entity_kinds(evidence, shown_kinds), colours)
@@ -79,14 +97,29 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
                 st.markdown(md(summary))
         _render_history(history)
     with right:
-        _render_suggestion(view, settings)
-        _render_actions(view, review_pass)
+        if suggestions:
+            _render_suggestion(view, settings)
+        else:
+            st.caption(
+                "Suggestions are hidden in this project (its review settings, on Projects): "
+                "pick the labels below (keys 1–9) and save (Ctrl+Enter)."
+            )
+        _render_actions(view, review_pass, suggestions=suggestions)
+        st.text_input(
+            "Note or flag reason",
+            key=NOTE,
+            max_chars=1000,
+            placeholder="optional: saved with your next action on this document",
+            help="A comment on your review, or why you flag the document; shown in its "
+            "history and exported.",
+        )
         _render_correction(view, taxonomy.names)
         suggestion = item.suggestion
-        st.altair_chart(
-            technique_scores_chart(taxonomy.names, suggestion.ensemble, suggestion.techniques),
-            width="stretch",
-        )
+        if suggestions:
+            st.altair_chart(
+                technique_scores_chart(taxonomy.names, suggestion.ensemble, suggestion.techniques),
+                width="stretch",
+            )
 
 
 def _evidence(store, project_id: int, document_id: str):
@@ -126,35 +159,66 @@ def _render_status(current, flagged: bool) -> None:
         st.markdown(" ".join(badges))
 
 
-def _render_conflict(view: Displayed) -> None:
+def _change_line(review) -> str:
+    if review.decision == "undo":
+        return f"{md(viewer_time(review.created_at))} · **{md(review.reviewer)}** undid a review"
+    return (
+        f"{md(viewer_time(review.created_at))} · **{md(review.reviewer)}** · {review.decision} → "
+        f"{md(', '.join(review.labels)) or 'no labels'}"
+    )
+
+
+def _render_conflict(view: Displayed, history) -> None:
+    """Someone changed the document's labels since it was shown to this reviewer: say who,
+    when and which labels; after a refused save, offer the choices."""
+    changes = changed_since(history, view.expected_current)
     conflict = st.session_state.get(CONFLICT)
     if not conflict or conflict["document_id"] != view.document_id:
+        if changes:  # before any save: a heads-up, the save will ask
+            st.warning(
+                "Changed since you opened this document:  \n"
+                + "  \n".join(_change_line(review) for review in changes)
+            )
         return
     theirs = conflict["theirs"]
-    if theirs is None:
-        st.warning(
-            "The review you saw on this document was undone in the meantime. "
-            f"Yours: {md(', '.join(conflict['labels'])) or 'no labels'}."
-        )
-    else:
-        st.warning(
-            f"**{md(theirs.reviewer)}** reviewed this document at "
-            f"{md(viewer_time(theirs.created_at))} after "
-            f"you opened it: {theirs.decision} → {md(', '.join(theirs.labels)) or 'no labels'}. "
-            f"Yours: {conflict['decision']} → {md(', '.join(conflict['labels'])) or 'no labels'}."
-        )
-    cols = st.columns(2)
+    yours = f"{conflict['decision']} → {md(', '.join(conflict['labels'])) or 'no labels'}"
+    now = (
+        "it has no current review now (undone)"
+        if theirs is None
+        else f"current now: **{md(theirs.reviewer)}**'s {theirs.decision} → "
+        f"{md(', '.join(theirs.labels)) or 'no labels'}"
+    )
+    st.warning(
+        f"**Not saved: this document changed after you opened it** ({now}).  \n"
+        + "  \n".join(_change_line(review) for review in changes)
+        + f"  \nYours: {yours}. Choose:"
+    )
+    cols = st.columns(3 if can("adjudicate") else 2)
     cols[0].button(
-        "Keep theirs", key="review_conflict_keep", on_click=on_conflict_keep, width="stretch"
+        "Take theirs",
+        key="review_conflict_keep",
+        on_click=on_conflict_keep,
+        width="stretch",
+        help="Save nothing and move on",
     )
     cols[1].button(
-        "Overwrite with mine",
+        "Keep mine as a second opinion",
         key="review_conflict_overwrite",
         on_click=on_conflict_overwrite,
         args=(view,),
         type="primary",
         width="stretch",
+        help="Both reviews stay; if the labels differ the document goes to Adjudicate",
     )
+    if can("adjudicate"):
+        cols[2].button(
+            "Adjudicate: mine is final",
+            key="review_conflict_adjudicate",
+            on_click=on_conflict_adjudicate,
+            args=(view,),
+            width="stretch",
+            help="Record your labels as the document's final label (an adjudication)",
+        )
 
 
 def _render_meta(meta) -> None:
@@ -226,9 +290,10 @@ def _render_history(history) -> None:
     with st.expander(f"History ({len(history)})"):
         for review in reversed(history):
             labels = f": {md(', '.join(review.labels))}" if review.labels else ""
+            note = f" — “{md(review.note)}”" if review.note else ""  # a comment or flag reason
             st.caption(
                 f"{md(viewer_time(review.created_at))} · {md(review.reviewer)} · "
-                f"{review.decision}{labels}"
+                f"{review.decision}{labels}{note}"
             )
 
 
@@ -258,7 +323,7 @@ def _render_suggestion(view: Displayed, settings) -> None:
         )
 
 
-def _render_actions(view: Displayed, review_pass: ReviewPass) -> None:
+def _render_actions(view: Displayed, review_pass: ReviewPass, *, suggestions: bool = True) -> None:
     row = st.container(horizontal=True, gap="small")
     row.button(
         "Accept",
@@ -268,10 +333,12 @@ def _render_actions(view: Displayed, review_pass: ReviewPass) -> None:
         icon=":material/check:",
         on_click=on_accept,
         args=(view,),
-        disabled=not view.suggested,
+        disabled=not (view.suggested and suggestions),
         help="Save the suggested labels (A)"
-        if view.suggested
-        else "Nothing to accept: no technique scored this document",
+        if view.suggested and suggestions
+        else "Nothing to accept: no technique scored this document"
+        if suggestions
+        else "Suggestions are hidden in this project: pick labels and save",
     )
     row.button("Skip", key="review_skip", shortcut="s", on_click=on_skip, args=(view,), help="(S)")
     row.button(

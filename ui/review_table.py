@@ -10,8 +10,15 @@ import streamlit as st
 
 from core.predictions import PredictionTable
 from core.review_queue import QueueFilters, review_decision, whole_queue
-from ui.review_actions import save_many
-from ui.review_format import plural
+from ui.markdown import md
+from ui.review_actions import (
+    on_batch_cancel,
+    on_batch_second_opinions,
+    on_batch_take_theirs,
+    save_many,
+)
+from ui.review_conflicts import BATCH_CONFLICT, table_seen
+from ui.review_format import plural, viewer_time
 from ui.review_queue_ui import SEED
 
 TABLE_VERSION = "_review_table_version"  # bumped to clear the data editor's edits
@@ -34,6 +41,7 @@ def render_table_view(
         filters=filters,
         seed=st.session_state.get(SEED, 0),
     )
+    _render_batch_conflict(store, project.id)
     _render_bulk_accept(store, project.id, table, ranked)
     if not len(ranked):
         st.info("Nothing in the queue with these filters.")
@@ -43,13 +51,25 @@ def render_table_view(
         st.number_input("Page", 1, pages, 1, key="review_table_page", help=plural(pages, "page"))
         - 1
     )
-    shown = [
-        table.suggestion(int(i))
-        for i in ranked[page * TABLE_PAGE_SIZE : (page + 1) * TABLE_PAGE_SIZE]
-    ]
+    version = st.session_state.get(TABLE_VERSION, 0)
+    # This page's rows and each row's current review as the page was first drawn: the rows
+    # stay put while the reviewer edits, and edits save against the reviews they were drawn
+    # with, so a review someone made since is never overwritten silently.
+    drawn = table_seen(
+        (project.id, version, page, order, filters, st.session_state.get(SEED, 0)),
+        reviewed,
+        [
+            table.document_ids[int(i)]
+            for i in ranked[page * TABLE_PAGE_SIZE : (page + 1) * TABLE_PAGE_SIZE]
+        ],
+    )
+    seen = drawn["current"]
+    shown = [table.suggestion_for(doc_id) for doc_id in drawn["rows"] if doc_id in table]
     documents = store.get_documents(project.id, [s.document_id for s in shown])
     start = [
-        list(reviewed[s.document_id].labels) if s.document_id in reviewed else list(s.labels)
+        drawn["labels"][s.document_id]
+        if drawn["labels"][s.document_id] is not None
+        else list(s.labels)
         for s in shown
     ]
     frame = pd.DataFrame(
@@ -57,7 +77,7 @@ def render_table_view(
             "text": [_snippet(doc.text) for doc in documents],
             "suggested": [", ".join(s.labels) for s in shown],
             "confidence": [s.confidence for s in shown],
-            "reviewed": [s.document_id in reviewed for s in shown],
+            "reviewed": [seen[s.document_id] is not None for s in shown],
             "labels": start if settings["multi_label"] else [s[0] if s else None for s in start],
         }
     )
@@ -66,7 +86,6 @@ def render_table_view(
         if settings["multi_label"]
         else st.column_config.SelectboxColumn("labels", options=taxonomy.names)
     )
-    version = st.session_state.get(TABLE_VERSION, 0)
     edited = st.data_editor(
         frame,
         key=f"review_table_{version}_{page}",
@@ -90,6 +109,7 @@ def render_table_view(
                     "decision": review_decision(labels, suggestion.labels),
                     "labels": labels,
                     "shown": suggestion.shown(view="table"),
+                    "expected_current": seen.get(suggestion.document_id),
                 }
             )
     if st.button(
@@ -101,6 +121,50 @@ def render_table_view(
         save_many(store, project.id, changes, what="edited")
         st.session_state[TABLE_VERSION] = version + 1
         st.rerun()
+
+
+def _render_batch_conflict(store, project_id: int) -> None:
+    """A table or bulk save refused because documents changed since they were shown: which,
+    by whom, when, which labels; the reviewer chooses."""
+    pending = st.session_state.get(BATCH_CONFLICT)
+    if not pending or pending["project_id"] != project_id:
+        return
+    lines = []
+    for item, now in pending["conflicts"][:BULK_PREVIEW]:
+        doc_id = item["document_id"]
+        theirs = (
+            "its review was undone"
+            if now is None
+            else f"**{md(now.reviewer)}** at {md(viewer_time(now.created_at))}: {now.decision}"
+            f" → {md(', '.join(now.labels)) or 'no labels'}"
+        )
+        lines.append(
+            f"`{doc_id[:10]}` — {theirs}; yours → {md(', '.join(item['labels'])) or 'no labels'}"
+        )
+    more = len(pending["conflicts"]) - len(lines)
+    if more > 0:
+        lines.append(f"and {plural(more, 'more document')}")
+    with st.container(border=True):
+        st.warning(
+            f"**Nothing was saved:** {plural(len(pending['conflicts']), 'document')} of the "
+            f"{plural(len(pending['items']), 'row')} changed after you opened them.  \n"
+            + "  \n".join(lines)
+        )
+        row = st.container(horizontal=True, gap="small")
+        row.button(
+            "Take theirs, save the rest",
+            key="review_batch_take_theirs",
+            on_click=on_batch_take_theirs,
+            args=(store,),
+        )
+        row.button(
+            "Save all, mine as second opinions",
+            key="review_batch_second_opinions",
+            type="primary",
+            on_click=on_batch_second_opinions,
+            args=(store,),
+        )
+        row.button("Cancel", key="review_batch_cancel", on_click=on_batch_cancel)
 
 
 def _as_labels(value) -> list[str]:
