@@ -31,6 +31,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/upload.py", "Upload", ":material/upload_file:", "upload"),
     PageSpec("pages/classify.py", "Classify", ":material/bolt:", "classify"),
     PageSpec("pages/review.py", "Review", ":material/fact_check:", "review"),
+    PageSpec("pages/adjudicate.py", "Adjudicate", ":material/gavel:", "adjudicate"),
     PageSpec("pages/evaluate.py", "Evaluate", ":material/analytics:", "evaluate"),
     PageSpec("pages/export.py", "Export", ":material/download:", "export"),
     PageSpec("pages/monitor.py", "Monitor", ":material/monitoring:", "view"),
