@@ -4,8 +4,8 @@ column does not look like text waits for "Import anyway"."""
 import streamlit as st
 
 from core.ingest import SUPPORTED_EXTENSIONS, IngestLimits, IngestOptions
-from ui import upload_ui
-from ui.auth import require, require_router
+from ui import annotations_ui, upload_ui
+from ui.auth import can, require, require_router
 from ui.markdown import md
 from ui.review_format import plural
 from ui.session import get_store, require_project, reviewer_name
@@ -96,3 +96,7 @@ if outcomes and last_project == project.id:
             st.info(f"{md(outcome.filename)}: {md(note)}", icon=":material/label:")
     if added:
         st.page_link("pages/classify.py", label="Next: classify", icon=":material/bolt:")
+
+if can("review"):  # reviews made elsewhere (Label Studio, Prodigy, a spreadsheet)
+    st.divider()
+    annotations_ui.render(store, project.id, by=reviewer_name())

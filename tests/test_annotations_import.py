@@ -346,3 +346,15 @@ def test_the_format_is_guessed_from_extension_and_content():
     assert read_annotations(b'[{"text": "a", "labels": "Sport"}]', "a.json").format == "jsonl"
     with pytest.raises(IngestError, match="annotations are read from"):
         read_annotations(b"x", "a.pdf")
+
+
+def test_a_viewer_cannot_import_reviews_through_the_guarded_store(store):
+    from core.auth import GuardedStore, Identity, PermissionDenied
+
+    project_id = new_project(store)
+    annotations = read_annotations((FIXTURES / "reviews.csv").read_bytes(), "reviews.csv")
+    viewer = GuardedStore(store, Identity(name="vic", role="viewer", method="password"))
+    plan = plan_import(viewer, project_id, annotations)  # checking only reads
+    with pytest.raises(PermissionDenied, match="review"):
+        apply_import(viewer, project_id, plan)
+    assert state(store, project_id) == (0, 0, 0)
