@@ -17,19 +17,29 @@ class ReviewImportsMixin(DocumentsMixin, ReviewsMixin):
 
     def lookup_documents(self, project_id: int, keys: Sequence[str]) -> dict[str, list[str]]:
         """key -> the ids of the project's documents whose id (the text hash) or external id
-        is that key, in added order; keys naming no document are left out."""
+        is that key (a match on the id first, then external ids in added order); keys naming
+        no document are left out."""
+        wanted = dumps(list(dict.fromkeys(keys)))
         with self._read():
             self._require_project(project_id)
-            rows = self._rows(
-                "SELECT k.value AS key, d.id AS id FROM json_each(?) AS k "
-                "JOIN documents AS d ON d.project_id = ? "
-                "AND (d.id = k.value OR d.external_id = k.value) "
-                "GROUP BY k.value, d.id ORDER BY k.value, min(d.rowid)",
-                [dumps(list(dict.fromkeys(keys))), project_id],
+            # two queries, not one join on `id = key OR external_id = key` (no index serves an
+            # OR: 20,000 keys took two minutes): ids through the primary key, external ids in
+            # one pass over the project's documents against the keys' set
+            by_id = self._rows(
+                "SELECT id AS key, id FROM documents WHERE project_id = ? "
+                "AND id IN (SELECT value FROM json_each(?))",
+                [project_id, wanted],
+            )
+            by_external = self._rows(
+                "SELECT external_id AS key, id FROM documents WHERE project_id = ? "
+                "AND external_id IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+                [project_id, wanted],
             )
         found: dict[str, list[str]] = {}
-        for row in rows:
-            found.setdefault(row["key"], []).append(row["id"])
+        for row in by_id + by_external:
+            ids = found.setdefault(row["key"], [])
+            if row["id"] not in ids:
+                ids.append(row["id"])
         return found
 
     def import_reviews(
