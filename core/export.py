@@ -123,6 +123,7 @@ def build_rows(
 ) -> list[dict]:
     table = load_predictions(store, project_id)
     reviews = store.current_reviews(project_id)
+    flag_reasons = _flag_reasons(store, project_id)
     rows = []
     for doc in store.get_documents(project_id):
         review = reviews.get(doc.id)
@@ -144,6 +145,8 @@ def build_rows(
             "label_source": source,
             "reviewer": review.reviewer if review else "",
             "reviewed_at": review.created_at if review else "",
+            "review_note": review.note if review else "",  # the reviewer's comment, if any
+            "flag_reason": flag_reasons.get(doc.id, ""),
             "gold_labels": list(doc.gold_labels),
             "source": doc.source,
         }
@@ -156,6 +159,21 @@ def build_rows(
     if options.test_fraction > 0:
         _assign_split(rows, options.test_fraction, options.seed)
     return rows
+
+
+def _flag_reasons(store: SiftStore, project_id: int) -> dict[str, str]:
+    """document_id -> the reason given with its standing flag (flagged documents whose flag
+    came with a note; an unflag or an undo takes the flag, and its reason, away)."""
+    flagged = store.flagged_document_ids(project_id)
+    if not flagged:
+        return {}
+    history = store.review_history(project_id)
+    undone = {review.undoes for review in history if review.decision == "undo"}
+    reasons: dict[str, str] = {}
+    for review in history:  # oldest first: the last flag not undone wins
+        if review.document_id in flagged and review.decision == "flag" and review.id not in undone:
+            reasons[review.document_id] = review.note
+    return {document_id: note for document_id, note in reasons.items() if note}
 
 
 def _assign_split(rows: list[dict], test_fraction: float, seed: int) -> None:
@@ -282,6 +300,8 @@ BASE_COLUMNS = (
     "label_source",
     "reviewer",
     "reviewed_at",
+    "review_note",
+    "flag_reason",
     "gold_labels",
     "source",
 )
@@ -378,7 +398,8 @@ def _dataset_card(space: LabelSpace, splits: Sequence[str]) -> str:
         f"- `labels`: {kind} over {', '.join(map(repr, space.names)) or 'no labels'}\n"
         "- `label_source`: reviewed (a reviewer's labels), adjudicated, machine (the "
         "suggestion, not reviewed) or none\n"
-        "- also id, external_id, text, reviewer, reviewed_at, gold_labels, source, and "
+        "- also id, external_id, text, reviewer, reviewed_at, review_note, flag_reason, "
+        "gold_labels, source, and "
         "`scores_<technique>` (one float per label, null where the technique abstained) "
         "when exported with scores\n"
         + ("- the test split holds reviewed documents only\n" if splits else "")

@@ -41,6 +41,7 @@ from core.learning.selection import (
     select_batch,
 )
 from core.predictions import PredictionTable, Suggestion
+from core.review_settings import needs_review
 
 ORDERS = ("needed", "newest", "random", "by_label")
 STATUSES = ("unreviewed", "reviewed", "all")
@@ -57,6 +58,11 @@ class QueueFilters:
     search: str = ""  # case-insensitive substring of the text
     context_field: str | None = None  # with context_value: a meta field (From, customer, ...)
     context_value: str = ""  # case-insensitive substring of that field
+    # Distribution (core.review_settings): with reviews_wanted k > 1, "unreviewed" means
+    # "still needs a review from `reviewer`": not labelled by them, fewer than k reviewers,
+    # not adjudicated. k = 1: unreviewed = no current review, as with one reviewer.
+    reviewer: str = ""
+    reviews_wanted: int = 1
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,9 @@ def filter_mask(
                 f"{', '.join(table.labels)}"
             )
         keep &= table.suggested[:, table.labels.index(filters.predicted_label)]
-    if filters.status != "all":
+    if filters.status == "unreviewed" and filters.reviews_wanted > 1:
+        keep &= ~table.mask(not_needing_review(store, project_id, filters))
+    elif filters.status != "all":
         reviewed = table.mask(store.current_reviews(project_id))
         keep &= reviewed if filters.status == "reviewed" else ~reviewed
     if filters.flagged_only:
@@ -182,6 +190,64 @@ def filter_mask(
         )
         keep &= table.mask(found)
     return keep
+
+
+def not_needing_review(store: SiftStore, project_id: int, filters: QueueFilters) -> set[str]:
+    """Documents that are out of `filters.reviewer`'s queue when `filters.reviews_wanted`
+    reviews are wanted: labelled by them already, done (k reviewers), or adjudicated.
+    Two bulk reads: every reviewer's opinion, and the current reviews (an adjudication is
+    the current review of the document it settles)."""
+    opinions = store.reviewer_opinions(project_id)
+    out = {
+        document_id
+        for document_id, by_reviewer in opinions.items()
+        if not needs_review(
+            set(by_reviewer), filters.reviewer, filters.reviews_wanted, adjudicated=False
+        )
+    }
+    out.update(
+        document_id
+        for document_id, review in store.current_reviews(project_id).items()
+        if review.decision == "adjudicate"
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class DistributionProgress:
+    """How far a project with k reviews wanted per document is (the Review page's bar)."""
+
+    documents: int  # in the project
+    done: int  # with k reviewers, or adjudicated
+    reviews: int  # current opinions, all reviewers together
+    mine: int  # documents `reviewer` labelled
+    wanted: int  # k
+
+    @property
+    def needed(self) -> int:
+        """Reviews still wanted before every document is done."""
+        return max(self.documents * self.wanted - self.reviews, 0)
+
+
+def distribution_progress(
+    store: SiftStore, project_id: int, reviewer: str, wanted: int
+) -> DistributionProgress:
+    opinions = store.reviewer_opinions(project_id)
+    adjudicated = {
+        document_id
+        for document_id, review in store.current_reviews(project_id).items()
+        if review.decision == "adjudicate"
+    }
+    done = adjudicated | {d for d, by in opinions.items() if len(by) >= wanted}
+    return DistributionProgress(
+        documents=store.count_documents(project_id),
+        done=len(done),
+        # reviews that count towards k (extra ones do not); an adjudicated document is done
+        reviews=wanted * len(adjudicated)
+        + sum(min(len(by), wanted) for d, by in opinions.items() if d not in adjudicated),
+        mine=sum(reviewer in by for by in opinions.values()),
+        wanted=wanted,
+    )
 
 
 @dataclass(frozen=True)
@@ -353,6 +419,7 @@ def whole_queue(
 __all__ = [
     "BATCH_SIZE",
     "COVERAGE_TARGET",
+    "DistributionProgress",
     "ORDERS",
     "STATUSES",
     "LabelReviewState",
@@ -360,9 +427,11 @@ __all__ = [
     "QueueItem",
     "ReviewPass",
     "filter_mask",
+    "distribution_progress",
     "label_review_state",
     "needed_priority",
     "next_batch",
+    "not_needing_review",
     "pick_batch",
     "ranked",
     "review_decision",

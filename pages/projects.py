@@ -5,6 +5,7 @@ import streamlit as st
 from ui import projects_ui
 from ui.auth import can, current_identity, require_router
 from ui.pages import page
+from ui.review_settings_ui import render_review_settings
 from ui.session import current_project, get_store
 
 require_router()  # started by the pages/ fallback instead of app.py: run the router
@@ -42,3 +43,5 @@ if project is not None:
     ]
     for col, spec in zip(st.columns(4), next_steps):
         col.page_link(spec.path, label=spec.title, icon=spec.icon)
+    if can("classify"):  # what update_project_settings takes (core.auth)
+        render_review_settings(store, project)

@@ -112,10 +112,15 @@ def reviewer_name() -> str:
 
 
 def render_sidebar() -> None:
+    from ui import deep_links
+
     store = get_store()
     identity = store.identity
+    deep_links.restore_project(store, select_project)  # a link's or F5's ?project=, once
     with st.sidebar:
         project = current_project()
+        deep_links.write_project(project)
+        deep_links.show_notes()
         if project is not None:
             st.caption("Project")
             st.markdown(f"**{md(project.name)}**")
@@ -123,6 +128,14 @@ def render_sidebar() -> None:
             st.caption(f"{count:,} document{'' if count == 1 else 's'}")
         if identity.method == "local":
             # No sign-in configured: reviews carry the name typed here (default: the OS user).
-            st.text_input("Reviewer", key=REVIEWER_KEY, placeholder=identity.name)
+            st.text_input(
+                "Reviewer",
+                key=REVIEWER_KEY,
+                placeholder=identity.name,
+                help="Without sign-in this is free text: reviews are recorded under whatever "
+                "name is typed here, and anyone at this machine may type any name. Fine for "
+                "one person; for a team, configure sign-in (README) and each review carries "
+                "the signed-in name instead.",
+            )
         else:
             render_account(identity)
