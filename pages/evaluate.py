@@ -1,12 +1,13 @@
 """Evaluate: each technique and the ensemble against reviewed or gold labels (learned ones out
-of fold); the versions Sift learned from reviews, with pin and roll back."""
+of fold); the versions Sift learned from reviews, with pin and roll back; agreement between
+reviewers and each reviewer's progress (ui.agreement_ui)."""
 
 import pandas as pd
 import streamlit as st
 
 from core.ingest.gold import MAX_LISTED, documents
 from core.predictions import ENSEMBLE
-from ui import diagnostics_ui, evaluation_cache, versions_ui
+from ui import agreement_ui, diagnostics_ui, evaluation_cache, versions_ui
 from ui.auth import can, require_router
 from ui.charts import confusion_heatmap, reliability_chart
 from ui.markdown import md
@@ -165,3 +166,6 @@ diagnostics_ui.render_rule_suggestions(store, project.id, may_edit=can("edit_tax
 st.divider()
 st.subheader("Learning from reviews")
 versions_ui.render_learning(store, project.id, may_train=can("train"))
+
+st.divider()
+agreement_ui.render(store, project.id)  # agreement between reviewers; each reviewer's numbers

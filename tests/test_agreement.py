@@ -12,12 +12,14 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from core.documents import Document
+from core.evaluation import agreement as agreement_module
 from core.evaluation.agreement import (
     NO_LABEL,
     OVERALL,
     alpha,
     compute_agreement,
     kappa,
+    nominal_alpha_sparse,
     opinions_of,
     project_agreement,
 )
@@ -316,3 +318,25 @@ def test_opinions_and_standing_adjudications_match_the_stores(tmp_path):
     disputed = set(result.overall.disagreements) - set(result.adjudicated)
     assert disputed == store.disputed_document_ids(project_id) == {ids[0]}
     assert result.adjudicated == {ids[3]: ("b",)}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_sparse_alpha_for_many_label_sets_equals_the_packages(seed):
+    """Above ALPHA_BUDGET the same formula is summed sparsely; it must be the package's."""
+    rng = np.random.default_rng(seed)
+    coders, units, n_values = rng.integers(2, 7), rng.integers(2, 60), rng.integers(2, 12)
+    data = rng.integers(0, n_values, size=(coders, units)).astype(float)
+    data[rng.random(data.shape) < 0.4] = NAN
+    data[:, 0] = [0, 1, *[NAN] * (coders - 2)]  # at least one pairable document, two values
+    assert nominal_alpha_sparse(data) == pytest.approx(
+        krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"), abs=1e-12
+    )
+
+
+def test_a_project_over_the_budget_gets_the_same_alpha(krippendorff_project, monkeypatch):
+    store, project_id, _ = krippendorff_project
+    within = project_agreement(store, project_id)
+    monkeypatch.setattr(agreement_module, "ALPHA_BUDGET", 0)
+    over = project_agreement(store, project_id)
+    assert [row.alpha for row in over.rows()] == pytest.approx([row.alpha for row in within.rows()])
+    assert round(over.overall.alpha, 3) == KRIPPENDORFF_NOMINAL_ALPHA

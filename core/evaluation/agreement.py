@@ -177,6 +177,12 @@ def kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
     return None if np.isnan(result) else float(result)
 
 
+# Elements of the (documents, values, values) array krippendorff.alpha works in: above it
+# (overall alpha of a big multi-label project: many distinct label sets) the same formula is
+# summed as one sparse product instead (nominal_alpha_sparse; tests compare the two).
+ALPHA_BUDGET = 4_000_000
+
+
 def alpha(matrix: Sequence[Sequence[Any]]) -> float | None:
     """Krippendorff's alpha (nominal) of a reviewers x documents matrix of hashable values,
     None for a missing one; None when undefined (fewer than two values in all, or no
@@ -188,9 +194,38 @@ def alpha(matrix: Sequence[Sequence[Any]]) -> float | None:
     data = np.array(
         [[np.nan if v is None else float(index[v]) for v in row] for row in matrix], dtype=float
     )
-    if not ((~np.isnan(data)).sum(axis=0) >= 2).any():
+    pairable = (~np.isnan(data)).sum(axis=0) >= 2
+    if not pairable.any():
         return None
+    data = data[:, pairable]  # documents with one value add nothing to alpha
+    if data.shape[1] * len(values) ** 2 > ALPHA_BUDGET:
+        return nominal_alpha_sparse(data)
     return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+
+
+def nominal_alpha_sparse(data: np.ndarray) -> float:
+    """Krippendorff's nominal alpha of a reviewers x documents array of value indices (NaN:
+    missing), in memory linear in the opinions. The coincidence matrix o = sum over documents
+    of (n_u n_u' - diag n_u) / (m_u - 1) (n_u: the document's value counts, m_u their sum)
+    as one sparse product; alpha = 1 - (n - 1)(n - trace o) / (n^2 - sum n_v^2)."""
+    from scipy.sparse import coo_matrix, diags
+
+    coders, units = np.nonzero(~np.isnan(data))
+    values = data[coders, units].astype(int)
+    counts = coo_matrix(
+        (np.ones(len(values)), (units, values)),
+        shape=(data.shape[1], int(values.max()) + 1),
+    ).tocsr()  # documents x values: how many reviewers gave each value
+    m = np.asarray(counts.sum(axis=1)).ravel()
+    weighted = diags(1.0 / np.maximum(m - 1, 1)) @ counts
+    coincidences = (weighted.T @ counts).toarray() - np.diag(
+        np.asarray(weighted.sum(axis=0)).ravel()
+    )
+    n_v = coincidences.sum(axis=0)
+    n = n_v.sum()
+    observed = n - np.trace(coincidences)
+    expected = (n * n - (n_v**2).sum()) / (n - 1)
+    return float(1 - observed / expected)
 
 
 def _set_value(labels: tuple[str, ...]) -> str:
@@ -309,6 +344,7 @@ __all__ = [
     "alpha",
     "compute_agreement",
     "kappa",
+    "nominal_alpha_sparse",
     "opinions_of",
     "project_agreement",
 ]
