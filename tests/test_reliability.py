@@ -574,8 +574,9 @@ def test_a_backup_killed_midway_never_leaves_a_plausible_file_at_dest(db_path, t
 
 
 def test_a_backup_that_cannot_be_written_whole_leaves_nothing_at_dest(db_path, tmp_path):
-    """A full disk (here: a file-size limit on the backup process) mid-copy: a clear error,
-    exit 2, and no file under DEST's name, not even a truncated one."""
+    """A full disk (here: a file-size limit on the backup process) mid-copy: a clear error
+    naming the backup, exit 3 (storage), and no file under DEST's name, not even a truncated
+    one."""
     make_project(db_path, 2000)
     assert db_path.stat().st_size > 400_000
     backups = tmp_path / "backups"
@@ -596,7 +597,8 @@ def test_a_backup_that_cannot_be_written_whole_leaves_nothing_at_dest(db_path, t
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 3, result.stderr
+    assert f"could not write the backup {dest}" in result.stderr
     assert "nothing was written there" in result.stderr
     assert "Traceback" not in result.stderr
     assert list(backups.iterdir()) == []  # neither DEST nor a partial copy beside it

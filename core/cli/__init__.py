@@ -67,7 +67,12 @@ def main(argv: list[str] | None = None) -> int:
 
         failure = storage_failure(exc)  # before user errors: DatabaseReadOnly is a StoreError
         if failure is not None:
-            print(f"error: cannot use the database: {failure.message()}", file=sys.stderr)
+            # A user error (a StoreError) already names the file and what was, or was not,
+            # written (a backup's destination is not "the database"): print it as it is.
+            if is_user_error(exc):
+                print(f"error: {exc}", file=sys.stderr)
+            else:
+                print(f"error: cannot use the database: {failure.message()}", file=sys.stderr)
             return EXIT_STORAGE
         if is_user_error(exc):
             print(f"error: {exc}", file=sys.stderr)
