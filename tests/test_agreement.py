@@ -340,3 +340,15 @@ def test_a_project_over_the_budget_gets_the_same_alpha(krippendorff_project, mon
     over = project_agreement(store, project_id)
     assert [row.alpha for row in over.rows()] == pytest.approx([row.alpha for row in within.rows()])
     assert round(over.overall.alpha, 3) == KRIPPENDORFF_NOMINAL_ALPHA
+
+
+def test_a_label_named_like_a_set_of_others_is_its_own_value():
+    reviews = [
+        review(1, "d1", "ann", labels=["a", "b"]),
+        review(2, "d1", "bob", labels=["a + b"]),
+        review(3, "d2", "ann", labels=["a,b"]),
+        review(4, "d2", "bob", labels=["a", "b"]),
+    ]
+    result = compute_agreement(reviews, ["a", "b", "a + b", "a,b"])
+    assert result.overall.disagreements == ("d1", "d2")
+    assert result.pairs[0].percent == 0.0

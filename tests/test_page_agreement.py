@@ -122,6 +122,8 @@ def test_reviewers_table_and_activity_log(project):
         assert table.loc[name, "open to them"] == row.n_open == 4
         assert table.loc[name, "agreement"] == pytest.approx(4 / 6)
     assert table.loc["bob", "actions"] == 7
+    # 1 review wanted per document: the six documents both reviewed are done, of ten
+    assert any("6 of 10 documents done" in as_shown(m.value) for m in at.markdown)
     assert table.loc[ANN, "kappa with"].startswith("bob ")
     log = table_with(at, "decision")
     assert log.iloc[0][["reviewer", "decision", "note"]].tolist() == ["bob", "flag", "odd"]

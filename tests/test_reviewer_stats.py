@@ -7,6 +7,7 @@ import pytest
 
 from core.evaluation.reviewers import (
     activity_log,
+    documents_done,
     project_reviewer_stats,
     reviewer_stats,
     throughput,
@@ -89,3 +90,19 @@ def test_project_reviewer_stats_reads_reviews_wanted_from_the_project(tmp_path):
     assert (rows["ann"].n_open, rows["bob"].n_open) == (1, 2)
     # one shared document, a vs b: no agreement observed, none expected by chance
     assert rows["ann"].agreement == 0.0 and rows["ann"].kappa == {"bob": 0.0}
+
+
+def test_a_document_is_done_at_k_opinions_or_once_adjudicated():
+    reviews = [
+        review(1, "d1", "ann", labels=["a"]),
+        review(2, "d1", "bob", labels=["b"]),
+        review(3, "d2", "ann", labels=["a"]),
+        review(4, "d3", "ann", labels=["a"]),
+        review(5, "d3", "bob", labels=["a"]),
+        review(6, "d3", "bob", decision="undo", undoes=5),
+        review(7, "d4", "boss", decision="adjudicate", labels=["a"]),
+        review(8, "d5", "ann", decision="skip"),
+    ]
+    docs = ["d1", "d2", "d3", "d4", "d5"]
+    assert documents_done(reviews, docs, 1) == 4  # d1, d2, d3 (ann), d4 (adjudicated)
+    assert documents_done(reviews, docs, 2) == 2  # d1 and d4

@@ -15,7 +15,12 @@ import pandas as pd
 import streamlit as st
 
 from core.evaluation.agreement import NO_LABEL, OVERALL, Agreement, project_agreement
-from core.evaluation.reviewers import ACTIVE_GAP, activity_log, project_reviewer_stats
+from core.evaluation.reviewers import (
+    ACTIVE_GAP,
+    activity_log,
+    documents_done,
+    project_reviewer_stats,
+)
 from core.review_settings import review_settings
 from ui.markdown import md
 
@@ -45,6 +50,14 @@ def _agreement(_store, project_id: int, key: tuple) -> Agreement:
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
 def _reviewers(_store, project_id: int, key: tuple) -> list:
     return project_reviewer_stats(_store, project_id, _agreement(_store, project_id, key))
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _done(_store, project_id: int, key: tuple) -> int:
+    wanted = key[3]
+    return documents_done(
+        _store.review_history(project_id), _store.document_ids(project_id), wanted
+    )
 
 
 def _document_link(project_id: int, document_id: str) -> str:
@@ -180,6 +193,11 @@ def render_reviewers(store, project_id: int) -> None:
         return
     wanted = key[3]
     gap = int(ACTIVE_GAP.total_seconds() // 60)
+    done = _done(store, project_id, key)
+    st.markdown(
+        f"**{done:,} of {_documents(key[4])} done** ({wanted} review"
+        f"{'s' if wanted != 1 else ''} wanted per document, or adjudicated)."
+    )
     st.caption(
         f"Reviewed: documents with the reviewer's accept or correction, of {key[4]:,}. "
         f"Open to them: what their queue still holds ({wanted} review"

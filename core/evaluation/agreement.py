@@ -25,6 +25,7 @@ document has two opinions.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 OPINION_DECISIONS = ("accept", "correct")  # what a reviewer's opinion is made of
 ADJUDICATE = "adjudicate"  # the decision that settles a dispute (not an opinion)
 OVERALL = "overall"  # the row name of the whole-label-set numbers
-NO_LABEL = "(no label)"  # the value of an opinion that gave no label
+NO_LABEL = "(no label)"  # how an opinion that gave no label is shown
 
 # document_id -> reviewer -> the labels of their opinion (sorted)
 Opinions = dict[str, dict[str, tuple[str, ...]]]
@@ -229,8 +230,9 @@ def nominal_alpha_sparse(data: np.ndarray) -> float:
 
 
 def _set_value(labels: tuple[str, ...]) -> str:
-    """An opinion's whole label set as one nominal value."""
-    return " + ".join(labels) if labels else NO_LABEL
+    """An opinion's whole (sorted) label set as one nominal value: JSON, so that no label
+    name can pass for a set of others (a label "a + b" is not the set {a, b})."""
+    return json.dumps(labels)
 
 
 def _row(

@@ -142,6 +142,12 @@ def reviewer_stats(
     return rows
 
 
+def documents_done(reviews: Iterable[Review], document_ids: Sequence[str], wanted: int) -> int:
+    """Documents with opinions from `wanted` reviewers or more, or adjudicated: done."""
+    found, adjudications = opinions_of(reviews)
+    return sum(len(found.get(doc, ())) >= wanted or doc in adjudications for doc in document_ids)
+
+
 def activity_log(
     reviews: Iterable[Review], *, limit: int = 50, reviewer: str | None = None
 ) -> list[dict[str, Any]]:
@@ -180,6 +186,7 @@ __all__ = [
     "ACTIVE_GAP",
     "ReviewerStats",
     "activity_log",
+    "documents_done",
     "project_reviewer_stats",
     "reviewer_stats",
     "throughput",
