@@ -22,6 +22,7 @@ from ui.auth import (
     require,
     routed_page,
 )
+from ui.deep_links import follow_after_sign_in, remember_before_sign_in
 from ui.pages import DEFAULT_PAGE, allowed_pages, page_permission
 from ui.session import render_sidebar
 
@@ -46,6 +47,7 @@ try:
 except AuthConfigError as error:  # refuse to start rather than run open
     _gate(lambda error=error: render_config_error(error))
 if identity is None:
+    remember_before_sign_in()  # a link's page and parameters, opened once signed in
     _gate(render_sign_in)
 
 registered = {  # the pages of ui.pages that this role may open
@@ -53,6 +55,7 @@ registered = {  # the pages of ui.pages that this role may open
     for spec in allowed_pages(identity)
 }
 page = st.navigation(list(registered.values()))
+follow_after_sign_in(registered.values())
 opened = next((path for path, candidate in registered.items() if candidate is page), None)
 require(page_permission(opened or page.url_path))  # checked on the server on every run
 render_notice()  # e.g. "your role changed while this page was open"

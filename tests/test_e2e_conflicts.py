@@ -118,3 +118,34 @@ def test_two_reviewers_conflict_is_shown_and_resolved_then_adjudicated(team_app)
         final = store.current_review(project_id, doc_id)
         assert (final.reviewer, final.decision) == ("alice", "adjudicate")
         assert store.disputed_document_ids(project_id) == set()
+
+
+def test_a_link_to_a_document_opens_it_after_signing_in(team_app):
+    """bob sends carol-the-reviewer (here: bob in a fresh browser) the Review page's link to
+    one document: signing in from that link lands on the Review page showing that document."""
+    from tests.test_e2e_browser import PASSWORDS, dismiss_dialog, sign_in
+
+    server, browser = team_app
+    with Store(server.db_path) as store:
+        project_id = store.list_projects()[0].id
+        ids = store.document_ids(project_id)
+        doc = store.get_documents(project_id, [ids[-1]])[0]
+    page = _page(browser)
+    page.goto(f"{server.url}/review?project={project_id}&doc={doc.id}")
+    page.get_by_role("heading", level=1).first.wait_for(timeout=STEP_MS * 2)
+    wait_idle(page)
+    dismiss_dialog(page)
+    sign_in(page, "bob", PASSWORDS["bob"])
+    page.get_by_role("heading", name="Review", level=1).wait_for()
+    wait_idle(page)
+    assert_no_exception(page)
+    assert shown_document(page) == doc.text
+    assert f"doc={doc.id}" in page.url and f"project={project_id}" in page.url
+    page.reload()  # F5 keeps the project and the document (a new session, signed in again)
+    page.get_by_role("heading", level=1).first.wait_for(timeout=STEP_MS * 2)
+    wait_idle(page)
+    dismiss_dialog(page)
+    sign_in(page, "bob", PASSWORDS["bob"])
+    page.get_by_role("heading", name="Review", level=1).wait_for()
+    wait_idle(page)
+    assert shown_document(page) == doc.text

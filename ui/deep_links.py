@@ -21,7 +21,7 @@ still apply to whatever the link opens.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
@@ -56,6 +56,31 @@ def _state() -> dict:
         state = {"params": st.query_params.to_dict(), "review": None, "doc": None}
         st.session_state[LINK] = state
     return state
+
+
+BEFORE_SIGN_IN = "_deep_link_before_sign_in"  # {"path", "params"} a signed-out browser asked for
+
+
+def remember_before_sign_in() -> None:
+    """On a signed-out run (only the sign-in page exists, so Streamlit forgets the page the
+    URL named): keep the page path and parameters the browser first asked for."""
+    if BEFORE_SIGN_IN not in st.session_state:
+        path = urlsplit(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+        st.session_state[BEFORE_SIGN_IN] = {"path": path, "params": st.query_params.to_dict()}
+
+
+def follow_after_sign_in(pages) -> None:
+    """On the first signed-in run: open the page and parameters remembered before signing in,
+    if the role may open that page (`pages`: the registered st.Page objects); a link to a page
+    the role may not open keeps its parameters on the default page."""
+    wanted = st.session_state.pop(BEFORE_SIGN_IN, None)
+    if not wanted:
+        return
+    for page in pages:
+        if wanted["path"] and page.url_path == wanted["path"]:
+            st.switch_page(page, query_params=wanted["params"])
+    if wanted["params"]:
+        st.query_params.from_dict(wanted["params"])
 
 
 def _note(message: str) -> None:
