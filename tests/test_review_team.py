@@ -194,6 +194,22 @@ def test_review_page_with_two_reviews_wanted_serves_each_reviewer_their_queue(pr
     assert "you reviewed 5" in bob.get("progress")[0].proto.text
 
 
+def test_with_two_reviews_wanted_another_reviewers_save_meanwhile_is_no_conflict(project):
+    """k = 2: bob opens a document, alice reviews it meanwhile; bob's save is his independent
+    opinion, saved without asking (with k = 1 the same race shows the conflict box:
+    tests/test_review_conflicts.py)."""
+    _set(project, reviews_wanted=2)
+    bob = open_review(project, "bob")
+    shown = displayed_document(bob, project)
+    review(project, "alice", shown, labels=("billing",))
+    bob.button(key="review_toggle_3").click().run()
+    bob.button(key="review_save").click().run()
+    assert not bob.exception, bob.exception
+    assert not any("Not saved" in warning.value for warning in bob.warning)
+    opinions = project.store.reviewer_opinions(project.project_id, shown)
+    assert set(opinions[shown]) == {"alice", "bob"}
+
+
 def test_hidden_suggestions_hide_the_suggestion_scores_and_votes(project):
     _set(project, show_suggestions=False)
     at = open_review(project)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core.review_queue import QueueItem, review_decision
-from core.store import UNSET, ReviewConflict, StoreError
+from core.store import UNSET, Review, ReviewConflict, StoreError
 from ui.auth import can
 from ui.learning import schedule_refresh
 from ui.review_conflicts import BATCH_CONFLICT, batch_conflicts, forget_seen
@@ -37,6 +37,9 @@ class Displayed:
     expected_current: int | None  # id of the document's current review when displayed
     flagged: bool
     multi_label: bool
+    # k > 1 reviews wanted: another reviewer's opinion saved meanwhile is expected, not a
+    # conflict (the reviewer's own is a second opinion by design); adjudications still are
+    independent: bool = False
 
     @property
     def document_id(self) -> str:
@@ -64,26 +67,15 @@ def move(step: int) -> None:
 def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
     note = str(st.session_state.get(NOTE) or "").strip()  # a comment, or a flag's reason
     try:
-        if decision == "adjudicate":
-            get_store().adjudicate(
-                view.project_id,
-                view.document_id,
-                reviewer=reviewer_name(),
-                labels=list(labels),
-                note=note,
-                expected_current=expected_current,
-            )
-        else:
-            get_store().add_review(
-                view.project_id,
-                view.document_id,
-                reviewer=reviewer_name(),
-                decision=decision,
-                labels=list(labels),
-                shown=view.item.shown(),
-                note=note,
-                expected_current=expected_current,
-            )
+        try:
+            _write(view, decision, labels, note, expected_current)
+        except ReviewConflict as exc:
+            theirs = exc.current
+            if not (view.independent and decision != "adjudicate" and _another_opinion(theirs)):
+                raise
+            # k reviews wanted: one more reviewer's opinion is what the project asked for
+            assert theirs is not None
+            _write(view, decision, labels, note, theirs.id)
     except ReviewConflict as exc:
         st.session_state[CONFLICT] = {
             "document_id": view.document_id,
@@ -102,6 +94,39 @@ def _save(view: Displayed, decision: str, labels, *, expected_current) -> bool:
         forget_seen()
     schedule_refresh(view.project_id)
     return True
+
+
+def _another_opinion(review: Review | None) -> bool:
+    """Another reviewer's plain review (not an adjudication, not this reviewer's own from
+    another tab)."""
+    return (
+        review is not None
+        and review.decision in ("accept", "correct")
+        and review.reviewer != reviewer_name()
+    )
+
+
+def _write(view: Displayed, decision: str, labels, note: str, expected_current) -> None:
+    if decision == "adjudicate":
+        get_store().adjudicate(
+            view.project_id,
+            view.document_id,
+            reviewer=reviewer_name(),
+            labels=list(labels),
+            note=note,
+            expected_current=expected_current,
+        )
+    else:
+        get_store().add_review(
+            view.project_id,
+            view.document_id,
+            reviewer=reviewer_name(),
+            decision=decision,
+            labels=list(labels),
+            shown=view.item.shown(),
+            note=note,
+            expected_current=expected_current,
+        )
 
 
 def on_accept(view: Displayed) -> None:

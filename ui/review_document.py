@@ -62,6 +62,7 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
         expected_current=seen_current(project.id, doc.id, current),
         flagged=doc.id in store.flagged_document_ids(project.id, [doc.id]),
         multi_label=settings["multi_label"],
+        independent=int(settings.get("reviews_wanted", 1)) > 1,
     )
     # A new document (or the widget was not drawn last run, so its state is gone): fill it.
     if st.session_state.get(FORM_DOCUMENT) != doc.id or CORRECTION not in st.session_state:
