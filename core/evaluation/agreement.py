@@ -10,8 +10,10 @@ Numbers, per label and overall, from maintained implementations:
 - Cohen's kappa (scikit-learn `cohen_kappa_score`) for each pair of reviewers, on the
   documents both gave an opinion on; the row's `kappa` is the mean over the pairs where it
   is defined.
-- Krippendorff's alpha, nominal (the `krippendorff` package), for any number of reviewers,
-  documents a reviewer did not see being missing values.
+- Krippendorff's alpha, nominal, for any number of reviewers, documents a reviewer did not
+  see being missing values: the coincidence-matrix formula summed here (nominal_alpha_sparse),
+  checked against the `krippendorff` package in the tests (a test-only dependency: it is
+  GPL-3.0).
 - Per label, each opinion is binary: the label is in the reviewer's labels or not (so a
   multi-label project is measured one label at a time, and a single-label one one-vs-rest).
 - Overall, each opinion's whole label set is one nominal value: two reviewers agree on a
@@ -32,7 +34,6 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-import krippendorff
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
@@ -178,12 +179,6 @@ def kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
     return None if np.isnan(result) else float(result)
 
 
-# Elements of the (documents, values, values) array krippendorff.alpha works in: above it
-# (overall alpha of a big multi-label project: many distinct label sets) the same formula is
-# summed as one sparse product instead (nominal_alpha_sparse; tests compare the two).
-ALPHA_BUDGET = 4_000_000
-
-
 def alpha(matrix: Sequence[Sequence[Any]]) -> float | None:
     """Krippendorff's alpha (nominal) of a reviewers x documents matrix of hashable values,
     None for a missing one; None when undefined (fewer than two values in all, or no
@@ -199,9 +194,11 @@ def alpha(matrix: Sequence[Sequence[Any]]) -> float | None:
     if not pairable.any():
         return None
     data = data[:, pairable]  # documents with one value add nothing to alpha
-    if data.shape[1] * len(values) ** 2 > ALPHA_BUDGET:
-        return nominal_alpha_sparse(data)
-    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+    if len(np.unique(data[~np.isnan(data)])) < 2:
+        return None  # every pairable value the same: no disagreement to expect, alpha is 0/0
+    # Our own sum, not the `krippendorff` package: that one is GPL-3.0 (Sift ships none) and
+    # builds a documents x values x values array; tests/test_agreement.py checks the two agree.
+    return nominal_alpha_sparse(data)
 
 
 def nominal_alpha_sparse(data: np.ndarray) -> float:
