@@ -17,7 +17,7 @@ import random
 import zlib
 from zipfile import ZIP_DEFLATED, ZipFile
 
-from tests.fixtures.ingest_files import make_docx, rewrite_zip
+from tests.fixtures.ingest_files import assemble_pdf, make_docx, rewrite_zip
 
 _HEADERS = "From: a@example.com\nTo: b@example.com\nSubject: hostile\nMIME-Version: 1.0\n"
 
@@ -85,19 +85,7 @@ def shared_stream_pdf(pages: int, stream_bytes: int) -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
         b"/Resources << /Font << /F1 4 0 R >> >> >>"
     ] * pages
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref_at = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref_at,
-    )
-    return bytes(out)
+    return assemble_pdf(objects)
 
 
 def renamed_doctype_docx() -> bytes:
