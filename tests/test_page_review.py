@@ -432,3 +432,31 @@ def test_a_document_nobody_scored_says_why_accept_is_off(project):
     assert at.session_state["_review_walk"].current.suggestion.ensemble is None
     assert at.button(key="review_accept").proto.disabled
     assert any("nothing to accept" in c.value for c in at.caption)
+
+
+def test_labels_scored_by_the_cascade_ranker_are_said_to_be_estimates(project):
+    """zero_shot's cascade keeps cheap scores for the labels it did not send to NLI; the page
+    says how many of a document's labels are estimates."""
+    from tests.stored_runs import store_run
+
+    store, project_id = project.store, project.project_id
+    names = list(TAXONOMY.names)
+    rows = [
+        (
+            doc_id,
+            {
+                "scores": {name: 1 / len(names) for name in names},
+                "evidence": [],
+                "summary": None,
+                "estimated": names[1:],
+            },
+        )
+        for doc_id in store.document_ids(project_id)
+    ]
+    store_run(store, project_id, "zero_shot", rows, key="zs-cascade")
+    at = open_review(project)
+    captions = " ".join(element.value for element in at.caption)
+    assert (
+        f"zero\\_shot scored 1 of {len(names)} labels itself; the other {len(names) - 1} are "
+        "the embeddings ranker's estimates" in captions
+    )

@@ -49,7 +49,7 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
         _render_end_of_pass(review_pass)
         return
     doc = store.get_documents(project.id, [item.document_id])[0]
-    evidence, summary = _evidence(store, project.id, doc.id)
+    evidence, summary, estimated = _evidence(store, project.id, doc.id)
     suggestions = settings.get("show_suggestions", True)  # core.review_settings
     if not suggestions:  # hidden against anchoring: the evidence colours are votes too
         evidence = []
@@ -121,18 +121,32 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
                 technique_scores_chart(taxonomy.names, suggestion.ensemble, suggestion.techniques),
                 width="stretch",
             )
+            if estimated:
+                st.caption(estimated_caption(estimated, len(taxonomy.names)))
 
 
 def _evidence(store, project_id: int, document_id: str):
-    """Every technique's evidence spans for the document, and the first summary."""
-    evidence, summary = [], None
+    """Every technique's evidence spans for the document, the first summary, and technique ->
+    the labels whose score is a cheaper technique's estimate (zero_shot's cascade)."""
+    evidence, summary, estimated = [], None, {}
     for name, results in latest_results(store, project_id, [document_id]).items():
         result = results.get(document_id)
         if result is None or name == ENSEMBLE:
             continue
         evidence.extend(result.evidence)
         summary = summary or result.summary
-    return evidence, summary
+        if result.estimated:
+            estimated[name] = result.estimated
+    return evidence, summary, estimated
+
+
+def estimated_caption(estimated: dict[str, list[str]], n_labels: int) -> str:
+    """One sentence per technique that scored only some labels itself."""
+    return " ".join(
+        f"{md(name)} scored {n_labels - len(labels):,} of {n_labels:,} labels itself; the other "
+        f"{len(labels):,} are the embeddings ranker's estimates (its cascade)."
+        for name, labels in sorted(estimated.items())
+    )
 
 
 def _render_end_of_pass(review_pass: ReviewPass) -> None:

@@ -23,8 +23,8 @@ FINAL_RUN_STATUSES = ("finished", "cancelled", "failed")
 
 _INSERT_PREDICTION = """
     INSERT INTO predictions (project_id, cache_key, document_id, run_id, technique,
-                             scores, evidence, summary)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                             scores, evidence, summary, estimated)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (project_id, cache_key, document_id) DO NOTHING
 """
 
@@ -264,9 +264,10 @@ class PredictionsMixin(StoreBase):
     def get_predictions(
         self, project_id: int, cache_key: str, document_ids: Sequence[str] | None = None
     ) -> dict[str, dict]:
-        """document_id -> {"scores": {label: score} | None, "evidence": [span dict], "summary"}."""
+        """document_id -> {"scores": {label: score} | None, "evidence": [span dict], "summary"}
+        and, when some labels were scored by a cheaper technique, "estimated": [label]."""
         sql = (
-            "SELECT document_id, scores, evidence, summary FROM predictions "
+            "SELECT document_id, scores, evidence, summary, estimated FROM predictions "
             "WHERE project_id = ? AND cache_key = ?"
         )
         params: list[Any] = [project_id, cache_key]
@@ -276,14 +277,7 @@ class PredictionsMixin(StoreBase):
         with self._read():
             self._require_project(project_id)
             rows = self._rows(sql, params)
-        return {
-            row["document_id"]: {
-                "scores": loads(row["scores"]),
-                "evidence": loads(row["evidence"]),
-                "summary": row["summary"],
-            }
-            for row in rows
-        }
+        return {row["document_id"]: _prediction(row) for row in rows}
 
     def get_scores(
         self, project_id: int, cache_key: str, document_ids: Sequence[str] | None = None
@@ -327,6 +321,7 @@ def _prediction_rows(
         try:
             scores_json = None if scores is None else dumps(scores, allow_nan=False)
             evidence_json = dumps(data.get("evidence") or [])
+            estimated_json = dumps([str(name) for name in data.get("estimated") or []])
         except (TypeError, ValueError) as exc:
             raise StoreError(
                 f"Cannot store the {technique} prediction for document {document_id!r}: {exc} "
@@ -342,7 +337,21 @@ def _prediction_rows(
             scores_json,
             evidence_json,
             data.get("summary"),
+            estimated_json,
         )
+
+
+def _prediction(row: dict) -> dict:
+    """A stored prediction in TextResult.to_json's shape ("estimated" only when non-empty)."""
+    data = {
+        "scores": loads(row["scores"]),
+        "evidence": loads(row["evidence"]),
+        "summary": row["summary"],
+    }
+    estimated = loads(row["estimated"])
+    if estimated:
+        data["estimated"] = estimated
+    return data
 
 
 def _run(row: dict) -> RunRecord:

@@ -414,3 +414,11 @@ def m008_reviews_adjudicate(db: sqlite_utils.Database) -> None:
         conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('reviews', ?)", [seq[0]])
     for _kind, _name, sql in extras:
         conn.execute(sql)
+
+
+@migration
+def m009_predictions_estimated(db: sqlite_utils.Database) -> None:
+    """Which labels of a prediction were scored by a cheaper technique than the one named
+    (zero_shot's cascade: the embeddings ranker's estimate for labels outside its top k),
+    as a JSON list, so the Review page can say so."""
+    db.table("predictions").add_column("estimated", str, not_null_default="[]")
