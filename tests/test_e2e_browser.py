@@ -444,13 +444,14 @@ ALL_PAGES = [
     "Upload",
     "Classify",
     "Review",
+    "Adjudicate",
     "Evaluate",
     "Export",
     "Monitor",
 ]
 NAVIGATION = {  # user -> the pages their role may open, in the sidebar's order
     "vera": ["Projects", "Taxonomy", "Evaluate", "Monitor"],
-    "bob": [name for name in ALL_PAGES if name != "Export"],
+    "bob": [name for name in ALL_PAGES if name not in ("Export", "Adjudicate")],
     "alice": ALL_PAGES,
 }
 

@@ -21,11 +21,14 @@ from tests.browser import (
 )
 from tests.page_project import build_project
 from tests.test_e2e_browser import (
+    PASSWORDS,
     STEP_MS,
     VIEWPORT,
+    dismiss_dialog,
+    load,
     open_first_project,
     shown_document,
-    sign_in_from,
+    sign_in,
     wait_for_another_document,
     write_secrets,
 )
@@ -73,7 +76,10 @@ def test_two_reviewers_conflict_is_shown_and_resolved_then_adjudicated(team_app)
     server, browser = team_app
     alice, bob = _page(browser), _page(browser)
     for page, user in ((alice, "alice"), (bob, "bob")):
-        sign_in_from(page, server.url, "review", user)
+        load(page, server.url)  # the root: signing in lands on Projects
+        sign_in(page, user, PASSWORDS[user])
+        page.get_by_role("heading", name="Projects", level=1).wait_for()
+        wait_idle(page)
         open_first_project(page)
         open_page(page, "Review")
     text = shown_document(alice)
@@ -123,8 +129,6 @@ def test_two_reviewers_conflict_is_shown_and_resolved_then_adjudicated(team_app)
 def test_a_link_to_a_document_opens_it_after_signing_in(team_app):
     """bob sends carol-the-reviewer (here: bob in a fresh browser) the Review page's link to
     one document: signing in from that link lands on the Review page showing that document."""
-    from tests.test_e2e_browser import PASSWORDS, dismiss_dialog, sign_in
-
     server, browser = team_app
     with Store(server.db_path) as store:
         project_id = store.list_projects()[0].id
