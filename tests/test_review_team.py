@@ -365,3 +365,34 @@ def test_with_sign_in_reviews_carry_the_signed_in_name_not_the_typed_one(project
     assert not at.exception, at.exception
     (saved,) = Store(project.store.path).review_history(project.project_id)
     assert (saved.reviewer, saved.decision, saved.note) == ("rita", "skip", "checked")
+
+
+def _page_text(at) -> str:
+    parts = [element.value for element in at.markdown] + [c.value for c in at.caption]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("role, blind", [("reviewer", True), ("admin", False)])
+def test_hidden_suggestions_hide_other_reviewers_labels_from_reviewers_not_adjudicators(
+    project, role, blind
+):
+    """An agreement study (suggestions hidden, 2 reviews wanted): what another reviewer chose
+    anchors like a suggestion, so a reviewer sees that the document was reviewed, not how;
+    an admin, who may adjudicate, sees everything."""
+    _set(project, reviews_wanted=2, show_suggestions=False)
+    first = project.document_ids[0]
+    review(project, "alice", first, labels=("account",), note="looks like a login issue")
+    at = signed_in_app("rita", role, project_id=project.project_id)
+    at.query_params.update({"project": str(project.project_id), "doc": first})
+    at.switch_page("pages/review.py").run()
+    assert not at.exception, at.exception
+    assert displayed_document(at, project) == first
+    text = _page_text(at)
+    if blind:
+        assert "reviewed by another reviewer" in text
+        assert "by alice" not in text and "alice · correct" not in text
+        assert "login issue" not in text
+        assert "1 action by other reviewers hidden" in text
+    else:
+        assert "correct by alice: account" in text
+        assert "login issue" in text

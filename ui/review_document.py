@@ -87,7 +87,10 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
             f"{review_pass.number} · {review_pass.left:,} left in this pass"
             + (f" · {md(where)}" if where else "")
         )
-        _render_status(current, view.flagged)
+        # Suggestions hidden (an agreement study): other reviewers' labels are hidden too, as
+        # they anchor just as much; those who may adjudicate see everything.
+        blind = not suggestions and not can("adjudicate")
+        _render_status(current, view.flagged, blind=blind)
         _render_conflict(view, history)
         _render_meta(doc.meta)
         shown_kinds = _entity_kind_picker(doc.id, evidence)
@@ -96,7 +99,7 @@ def render_document_view(store, project, taxonomy, settings, review_pass: Review
             with st.container(border=True):
                 st.markdown("**Summary**")
                 st.markdown(md(summary))
-        _render_history(history)
+        _render_history(history, blind=blind)
     with right:
         if suggestions:
             _render_suggestion(view, settings)
@@ -161,9 +164,11 @@ def _render_end_of_pass(review_pass: ReviewPass) -> None:
     st.button("Start a new pass", key="review_new_pass", on_click=new_pass, type="primary")
 
 
-def _render_status(current, flagged: bool) -> None:
+def _render_status(current, flagged: bool, *, blind: bool = False) -> None:
     badges = []
-    if current is not None:
+    if current is not None and blind and current.reviewer != reviewer_name():
+        badges.append(":green-badge[:material/check: reviewed by another reviewer]")
+    elif current is not None:
         badges.append(
             f":green-badge[:material/check: {current.decision} by {md(current.reviewer)}: "
             f"{md(', '.join(current.labels)) or 'no labels'}]"
@@ -299,10 +304,19 @@ def _remember_entity_kinds(key: str, kinds: tuple[str, ...]) -> None:
             choice["on"].discard(kind)
 
 
-def _render_history(history) -> None:
-    if not history:
+def _render_history(history, *, blind: bool = False) -> None:
+    hidden = 0
+    if blind:  # this reviewer's own actions only
+        mine = [review for review in history if review.reviewer == reviewer_name()]
+        hidden, history = len(history) - len(mine), mine
+    if not history and not hidden:
         return
     with st.expander(f"History ({len(history)})"):
+        if hidden:
+            st.caption(
+                f"{plural(hidden, 'action')} by other reviewers hidden: suggestions and other "
+                "opinions are hidden in this project until adjudication."
+            )
         for review in reversed(history):
             labels = f": {md(', '.join(review.labels))}" if review.labels else ""
             note = f" — “{md(review.note)}”" if review.note else ""  # a comment or flag reason
