@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from core.ingest import IngestOptions, ingest_bytes
 from core.ingest.errors import IngestError
+from tests.cli_process import run_sift
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,15 +57,7 @@ def test_one_bad_file_is_named_and_the_others_are_imported(tmp_path):
     (inbox / "deep.eml").write_bytes(deeply_nested_email())
     (inbox / "bad.jsonl").write_bytes(b'{"text": "hi \\ud800"}\n')
     (inbox / "good.txt").write_text("Please refund invoice 12.", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "core", "--db", str(tmp_path / "s.db"), "ingest", "demo",
-         "--create", str(inbox)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+    result = run_sift("ingest", "demo", "--create", str(inbox), db=tmp_path / "s.db")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "REJECTED deep.eml: is nested too deeply" in result.stderr

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 
 from core.ingest import IngestError, IngestLimits, IngestOptions, ingest_bytes, worker
 from core.ingest.parsed import Extracted, Record
+from tests.cli_process import run_sift
 from tests.fixtures.ingest_files import make_docx, make_eml, make_pdf, rewrite_zip
 from tests.hostile_files import (
     big_docx,
@@ -230,15 +229,7 @@ def test_an_upload_of_good_and_hostile_files_imports_every_good_one(tmp_path):
     }
     for name, data in files.items():
         (inbox / name).write_bytes(data)
-    result = subprocess.run(
-        [sys.executable, "-m", "core", "--db", str(tmp_path / "s.db"), "ingest", "demo",
-         "--create", str(inbox)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
+    result = run_sift("ingest", "demo", "--create", str(inbox), db=tmp_path / "s.db")
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "REJECTED parts.eml: is nested too deeply to read" in result.stderr

@@ -15,6 +15,7 @@ from core.learning.loop import MIN_REVIEWS, refresh_in_flight
 from core.predictions import Combination, load_predictions
 from core.store import Store
 from tests.page_project import TAXONOMY, build_project
+from tests.stored_runs import store_run
 
 APP = str(Path(__file__).parent.parent / "app.py")
 REVIEWER = "alice"
@@ -264,40 +265,21 @@ def test_review_page_loads_a_20k_document_project(project):
     )
     rng = np.random.default_rng(0)
     for technique in ("rules", "lexicon", "embeddings"):
-        key = f"key-{technique}"
-        run = store.start_run(
-            big,
-            technique=technique,
-            config_hash=key,
-            config={},
-            cache_key=key,
-            model_id="",
-            model_revision="",
-            device="cpu",
-            dtype="",
-            n_documents=len(docs),
-        )
         raw = rng.random((len(docs), len(TAXONOMY.names)))
         raw /= raw.sum(axis=1, keepdims=True)
         evidence = [{"start": 0, "end": 7, "kind": "keyword", "label": "billing", "detail": "x"}]
-        store.write_predictions(
-            big,
-            run,
-            key,
-            technique,
-            [
-                (
-                    doc.id,
-                    {
-                        "scores": dict(zip(TAXONOMY.names, row.tolist())),
-                        "evidence": evidence,
-                        "summary": None,
-                    },
-                )
-                for doc, row in zip(docs, raw)
-            ],
-        )
-        store.finish_run(run, status="finished", n_computed=len(docs), n_cached=0, seconds=1.0)
+        rows = [
+            (
+                doc.id,
+                {
+                    "scores": dict(zip(TAXONOMY.names, row.tolist())),
+                    "evidence": evidence,
+                    "summary": None,
+                },
+            )
+            for doc, row in zip(docs, raw)
+        ]
+        store_run(store, big, technique, rows, key=f"key-{technique}")
 
     at = open_review(project)  # imports and caches warmed on the small project
     at.session_state["sift_project_id"] = big
@@ -437,8 +419,6 @@ def test_a_document_nobody_scored_says_why_accept_is_off(project):
 def test_labels_scored_by_the_cascade_ranker_are_said_to_be_estimates(project):
     """zero_shot's cascade keeps cheap scores for the labels it did not send to NLI; the page
     says how many of a document's labels are estimates."""
-    from tests.stored_runs import store_run
-
     store, project_id = project.store, project.project_id
     names = list(TAXONOMY.names)
     rows = [

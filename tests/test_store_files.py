@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from core.store import connection as store_connection
 from core.store.connection import SIFT_APPLICATION_ID, connect
 from core.store.errors import DatabaseReadOnly
 from core.store.migrations import MIGRATIONS, apply_migrations
+from tests.cli_process import run_sift
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,13 +109,7 @@ def test_a_file_that_is_not_a_sift_database_is_refused_and_left_untouched(tmp_pa
 def test_the_command_line_refuses_a_foreign_database_without_a_traceback(tmp_path):
     path = foreign_sqlite(tmp_path / "crm.db")
     before = fingerprint(path)
-    result = subprocess.run(
-        [sys.executable, "-m", "core", "--db", str(path), "stats", "anything"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_sift("stats", "anything", db=path, timeout=120)
     assert result.returncode == 2
     assert "another application" in result.stderr and str(path) in result.stderr
     assert "Traceback" not in result.stderr
