@@ -156,7 +156,7 @@ def run_technique(
             )
 
     report()
-    from core.models.embedding_cache import kept_in
+    from core.models.kept_vectors import kept_in  # no torch: rules runs stay light
 
     try:
         # Longest-first keeps each batch's lengths alike (less padding) and

@@ -26,15 +26,14 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from core.models.catalog import DEFAULT_EMBEDDING_MODEL
 from core.models.encoder import encode
+from core.models.kept_vectors import keeping_store, kept_in
 from core.models.loading import LoadedModel, dtype_name, load_sentence_encoder
 
 log = logging.getLogger(__name__)
@@ -43,21 +42,6 @@ LIMIT = 100_000
 
 _CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _LOCK = threading.Lock()  # Streamlit sessions and the background refresh share the cache
-
-
-# (store, project id) that cached_encode reads from and writes to, set by `kept_in`. A context
-# variable, so each thread (a Streamlit session, a background job) has its own.
-_STORE: ContextVar[tuple[Any, int] | None] = ContextVar("sift_embedding_store", default=None)
-
-
-@contextmanager
-def kept_in(store, project_id: int) -> Iterator[None]:
-    """Within this block, cached_encode also reads and writes `project_id`'s stored vectors."""
-    token = _STORE.set((store, project_id))
-    try:
-        yield
-    finally:
-        _STORE.reset(token)
 
 
 def _digest(text: str) -> bytes:
@@ -94,7 +78,7 @@ def cached_encode(
                 _CACHE.move_to_end(key)
                 found[key] = vector
     missing = {key: text for key, text in zip(keys, texts) if key not in found}
-    kept = _STORE.get()
+    kept = keeping_store()
     if missing and kept is not None:
         stored = _read_stored(kept, loaded, max_length, [key[-1] for key in missing])
         for key in [key for key in missing if key[-1] in stored]:
